@@ -1,0 +1,89 @@
+/* pathway_int.h — internals shared by the files of libs/pathway (not a public header). */
+#ifndef BATON_PATHWAY_INT_H
+#define BATON_PATHWAY_INT_H
+
+#include "baton/pathway.h"
+
+struct baton_pathway_set {
+    baton_pathway_def_t **defs; /* sorted by (id, version) */
+    size_t n;
+};
+
+/* ---- errors (pathway_load.c) */
+void baton_pathway__err(baton_pathway_errors_t *e, const char *file, int line, const char *fmt, ...)
+    BATON_PRINTF(4, 5);
+
+/* ---- parse one file into a definition (pathway_parse.c). Appends every error found to errs;
+ * returns NULL when there was any. `name` is the file name errors are reported with. */
+baton_pathway_def_t *baton_pathway__parse_file(const char *path, const char *name,
+                                               baton_pathway_errors_t *errs);
+void baton_pathway__def_free(baton_pathway_def_t *def);
+
+/* ---- checks that need the whole definition (pathway_validate.c): duplicate stage ids,
+ * depends_on (resolving dep_index), cycles, escalation order, windows. */
+void baton_pathway__validate(baton_pathway_def_t *def, const char *name,
+                             baton_pathway_errors_t *errs);
+
+/* ---- name checks */
+int baton_pathway__is_ident(const char *s);      /* [a-z0-9_]+ */
+int baton_pathway__is_event_type(const char *s); /* [a-z0-9_]+(\.[a-z0-9_]+)* */
+const char *baton_pathway__scope_name(baton_scope_t s);
+
+/* ---- attribute helpers */
+const char *baton_pathway__attr_get(const Baton__V1__InstanceState *s, const char *key);
+int baton_pathway__where_state(const baton_where_t *w, const Baton__V1__InstanceState *s);
+
+/* ---- the machine's working context (pathway_machine.c and friends) */
+typedef struct {
+    const baton_pathway_def_t *def;
+    Baton__V1__InstanceState *st; /* being modified */
+    const Baton__V1__Envelope *in;
+    const baton_resolver_t *res;
+    int64_t now;
+    baton_outputs_t *out;
+    int rc; /* first resolver I/O failure, sticky */
+    char *err;
+    size_t errlen;
+} baton_mctx_t;
+
+/* outputs (pathway_out.c) */
+Baton__V1__Envelope *baton_pathway__env(baton_mctx_t *m, const char *topic, const char *type,
+                                        const char *stage);
+Baton__V1__TaskRef *baton_pathway__taskref(baton_mctx_t *m, const Baton__V1__TaskState *t);
+void baton_pathway__emit_simple(baton_outputs_t *o, const char *topic, Baton__V1__Envelope *env);
+void baton_pathway__notify(baton_mctx_t *m, const Baton__V1__TaskState *t, const char *person,
+                           const char *kind, int urgent);
+void baton_pathway__coverage_gap(baton_mctx_t *m, const Baton__V1__TaskState *t, const char *role,
+                                 const char *scope);
+char *baton_pathway__xstr(const char *s); /* strdup, "" for NULL */
+void baton_pathway__setstr(char **field, const char *s);
+
+/* timers (pathway_escalation.c) */
+void baton_pathway__schedule(baton_mctx_t *m, Baton__V1__TaskState *t, const char *purpose,
+                             int step, int repeat, int64_t due);
+void baton_pathway__cancel_timers(baton_mctx_t *m, Baton__V1__TaskState *t);
+void baton_pathway__start_clocks(baton_mctx_t *m, Baton__V1__TaskState *t,
+                                 const baton_stage_def_t *sd);
+void baton_pathway__timer_fired(baton_mctx_t *m);
+/* Move the task up the chain after a decline found nobody; returns 1 when a reassign step
+ * took it. */
+int baton_pathway__escalate_on_decline(baton_mctx_t *m, Baton__V1__TaskState *t,
+                                       const baton_stage_def_t *sd);
+
+/* core (pathway_machine.c) */
+int baton_pathway__resolve(baton_mctx_t *m, const Baton__V1__TaskState *t, const char *role,
+                           baton_scope_t scope, char *person, size_t cap, char *why, size_t whycap);
+void baton_pathway__task_closed(baton_mctx_t *m, Baton__V1__TaskState *t);
+int baton_pathway__task_open(const Baton__V1__TaskState *t);
+int baton_pathway__task_acknowledged(const Baton__V1__TaskState *t);
+void baton_pathway__add_str(char ***arr, size_t *n, const char *s);
+void baton_pathway__complete_task(baton_mctx_t *m, Baton__V1__TaskState *t, const char *actor,
+                                  int override, const char *by_event);
+
+/* staff actions (pathway_actions.c) */
+void baton_pathway__staff_action(baton_mctx_t *m);
+/* action.rejected for the input staff action (t may be NULL). */
+void baton_pathway__reject(baton_mctx_t *m, const Baton__V1__TaskState *t, int status,
+                           const char *reason);
+
+#endif
