@@ -61,3 +61,17 @@ function(baton_test name)
     endforeach()
   endforeach()
 endfunction()
+
+# baton_shell_test(NAME script.sh CASES a b c [TIMEOUT s] [DEPENDS targets...])
+# One ctest test per case: `bash script.sh CASE`, with BATON_BIN and BATON_SOURCE_DIR set.
+function(baton_shell_test name script)
+  cmake_parse_arguments(A "" "TIMEOUT" "CASES;DEPENDS" ${ARGN})
+  if(NOT A_TIMEOUT)
+    set(A_TIMEOUT 180)
+  endif()
+  foreach(case ${A_CASES})
+    add_test(NAME ${name}.${case} COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/${script} ${case})
+    set_tests_properties(${name}.${case} PROPERTIES LABELS integration TIMEOUT ${A_TIMEOUT}
+      ENVIRONMENT "BATON_BIN=${CMAKE_RUNTIME_OUTPUT_DIRECTORY};BATON_SOURCE_DIR=${CMAKE_SOURCE_DIR};BATON_SHARED_DIR=${BATON_SHARED_DIR}")
+  endforeach()
+endfunction()
