@@ -4,6 +4,7 @@
 
 #include "baton/config.h"
 
+#include <ctype.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -101,7 +102,7 @@ static void env_one(const char *name, const char *value, void *ud)
         baton_buf_t var = BATON_BUF_INIT;
         baton_buf_puts(&var, "BATON_KAFKA_");
         for (const char *p = name; *p; p++)
-            baton_buf_putc(&var, *p == '.' ? '_' : (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p));
+            baton_buf_putc(&var, *p == '.' ? '_' : (char)toupper((unsigned char)*p));
         baton_seterr(ctx->err, ctx->errlen, "%s: %s", var.data, why);
         baton_buf_free(&var);
         ctx->rc = BATON_EINVAL;
@@ -135,29 +136,37 @@ void baton_kafka_conf_set_rebalance_cb(baton_kafka_conf_t *conf, baton_kafka_reb
 int baton_kafka__err(rd_kafka_resp_err_t e)
 {
     switch (e) {
-    case RD_KAFKA_RESP_ERR_NO_ERROR: return 0;
-    case RD_KAFKA_RESP_ERR__QUEUE_FULL: return BATON_EAGAIN;
+    case RD_KAFKA_RESP_ERR_NO_ERROR:
+        return 0;
+    case RD_KAFKA_RESP_ERR__QUEUE_FULL:
+        return BATON_EAGAIN;
     case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
     case RD_KAFKA_RESP_ERR__TIMED_OUT:
-    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT: return BATON_ETIMEDOUT;
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+        return BATON_ETIMEDOUT;
     case RD_KAFKA_RESP_ERR__TRANSPORT:
     case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
     case RD_KAFKA_RESP_ERR__RESOLVE:
     case RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE:
     case RD_KAFKA_RESP_ERR_NOT_COORDINATOR:
     case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
-    case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS: return BATON_EUNAVAIL;
+    case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS:
+        return BATON_EUNAVAIL;
     case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
     case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
     case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
-    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART: return BATON_ENOENT;
-    case RD_KAFKA_RESP_ERR__INVALID_ARG: return BATON_EINVAL;
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+        return BATON_ENOENT;
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+        return BATON_EINVAL;
     case RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION:
     case RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID:
     case RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS:
     case RD_KAFKA_RESP_ERR__ASSIGNMENT_LOST:
-    case RD_KAFKA_RESP_ERR__STATE: return BATON_ECONFLICT;
-    default: return BATON_EIO;
+    case RD_KAFKA_RESP_ERR__STATE:
+        return BATON_ECONFLICT;
+    default:
+        return BATON_EIO;
     }
 }
 
@@ -215,7 +224,7 @@ void baton_kafka__client_destroy(baton_kafka__client_t *cl)
 /* ---------------------------------------------------------------- librdkafka callbacks */
 
 /* syslog level → ours (syslog.h stays out: its LOG_* names clash with baton/log.h). */
-static baton_log_level_t map_level(int level)
+baton_log_level_t baton_kafka__level(int level)
 {
     if (level <= 3)
         return BATON_LOG_ERROR;
@@ -228,7 +237,7 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
 {
     baton_kafka__client_t *cl = rd_kafka_opaque(rk);
     if (cl)
-        emit(cl, map_level(level), fac, buf);
+        emit(cl, baton_kafka__level(level), fac, buf);
 }
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)

@@ -39,6 +39,8 @@ void baton_kafka__client_error(baton_kafka__client_t *cl, int berr, baton_log_le
                                const char *fmt, ...) BATON_PRINTF(4, 5);
 void baton_kafka__client_ok(baton_kafka__client_t *cl);
 void baton_kafka__client_health(baton_kafka__client_t *cl, baton_kafka_health_t *out);
+/* syslog level (librdkafka's) → ours. */
+baton_log_level_t baton_kafka__level(int syslog_level);
 /* librdkafka error → BATON_E* (given whether any broker is known to be up). */
 int baton_kafka__err(rd_kafka_resp_err_t e);
 

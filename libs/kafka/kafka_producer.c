@@ -53,7 +53,8 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         pthread_mutex_lock(&p->cl.mu);
         p->cl.health.last_error = rc;
         snprintf(p->cl.health.last_error_text, sizeof p->cl.health.last_error_text,
-                 "delivery to %s failed: %s", rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+                 "delivery to %s failed: %s", rd_kafka_topic_name(m->rkt),
+                 rd_kafka_err2str(m->err));
         p->cl.health.last_error_ms = baton_now_ms();
         pthread_mutex_unlock(&p->cl.mu);
     } else {
@@ -82,10 +83,14 @@ baton_kafka_producer_t *baton_kafka_producer_new(const baton_kafka_conf_t *conf,
 {
     /* Defaults the caller may override: murmur2 so Java producers agree on key → partition;
      * statistics feed the health; quick reconnects after a broker comes back. */
-    static const char *const defaults[] = {"partitioner", "murmur2_random",
-                                           "statistics.interval.ms", "1000",
-                                           "message.timeout.ms", "30000",
-                                           "reconnect.backoff.max.ms", "2000",
+    static const char *const defaults[] = {"partitioner",
+                                           "murmur2_random",
+                                           "statistics.interval.ms",
+                                           "1000",
+                                           "message.timeout.ms",
+                                           "30000",
+                                           "reconnect.backoff.max.ms",
+                                           "2000",
                                            NULL};
     /* Durable before acknowledged: not negotiable. */
     static const char *const forced[] = {"enable.idempotence", "true", "acks", "all", NULL};
@@ -235,14 +240,14 @@ int baton_kafka_produce_sync(baton_kafka_producer_t *p, const baton_kafka_record
     return produce_records(p, rec, 1, timeout_ms, false, err, errlen);
 }
 
-int baton_kafka_produce_batch(baton_kafka_producer_t *p, const baton_kafka_record_t *recs,
-                              size_t n, int timeout_ms, char *err, size_t errlen)
+int baton_kafka_produce_batch(baton_kafka_producer_t *p, const baton_kafka_record_t *recs, size_t n,
+                              int timeout_ms, char *err, size_t errlen)
 {
     return produce_records(p, recs, n, timeout_ms, true, err, errlen);
 }
 
-static int produce_envs(baton_kafka_producer_t *p, const baton_kafka_envelope_out_t *outs,
-                        size_t n, int timeout_ms, bool wait_queue, char *err, size_t errlen)
+static int produce_envs(baton_kafka_producer_t *p, const baton_kafka_envelope_out_t *outs, size_t n,
+                        int timeout_ms, bool wait_queue, char *err, size_t errlen)
 {
     baton_kafka_record_t *recs = baton_xcalloc(n ? n : 1, sizeof *recs);
     baton_kafka_std_headers_t *hdrs = baton_xcalloc(n ? n : 1, sizeof *hdrs);
@@ -277,9 +282,8 @@ int baton_kafka_produce_envelope(baton_kafka_producer_t *p, const char *topic,
     return produce_envs(p, &o, 1, timeout_ms, false, err, errlen);
 }
 
-int baton_kafka_produce_envelopes(baton_kafka_producer_t *p,
-                                  const baton_kafka_envelope_out_t *outs, size_t n,
-                                  int timeout_ms, char *err, size_t errlen)
+int baton_kafka_produce_envelopes(baton_kafka_producer_t *p, const baton_kafka_envelope_out_t *outs,
+                                  size_t n, int timeout_ms, char *err, size_t errlen)
 {
     return produce_envs(p, outs, n, timeout_ms, true, err, errlen);
 }
@@ -291,8 +295,7 @@ int baton_kafka_producer_poll(baton_kafka_producer_t *p, int timeout_ms)
 
 int baton_kafka_producer_flush(baton_kafka_producer_t *p, int timeout_ms)
 {
-    return rd_kafka_flush(p->cl.rk, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR ? 0
-                                                                               : BATON_ETIMEDOUT;
+    return rd_kafka_flush(p->cl.rk, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR ? 0 : BATON_ETIMEDOUT;
 }
 
 void baton_kafka_producer_health(baton_kafka_producer_t *p, baton_kafka_health_t *out)

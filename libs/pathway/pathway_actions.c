@@ -181,22 +181,6 @@ static void claim(Baton__V1__TaskState *t, const char *actor, int override)
     baton_pathway__setstr(&t->resolved_by, "explicit");
 }
 
-static void emit_reassigned(baton_mctx_t *m, Baton__V1__TaskState *t, const char *from,
-                            const char *actor, const char *reason)
-{
-    Baton__V1__Envelope *e =
-        baton_pathway__env(m, BATON_TOPIC_LIFECYCLE, "task.reassigned", t->stage);
-    Baton__V1__TaskReassigned *r = baton_xmalloc(sizeof(*r));
-    baton__v1__task_reassigned__init(r);
-    r->task = baton_pathway__taskref(m, t);
-    r->from_person = baton_pathway__xstr(from);
-    r->to_person = baton_pathway__xstr(t->owner);
-    r->actor = baton_pathway__xstr(actor);
-    r->reason = baton_xstrdup(reason);
-    e->body_case = BATON__V1__ENVELOPE__BODY_TASK_REASSIGNED;
-    e->task_reassigned = r;
-}
-
 /* Decline: the owner is never asked again; the role's next person gets it, else the next
  * reassign step of the escalation chain, else the task waits on the role (coverage gap). */
 static void decline(baton_mctx_t *m, Baton__V1__TaskState *t, const baton_stage_def_t *sd,
@@ -224,12 +208,12 @@ static void decline(baton_mctx_t *m, Baton__V1__TaskState *t, const baton_stage_
         baton_pathway__setstr(&t->resolved_by, why);
         t->assigned_at_ms = m->now;
         t->reassign_count++;
-        emit_reassigned(m, t, from, actor, "decline");
+        baton_pathway__reassigned(m, t, from, actor, "decline");
         baton_pathway__notify(m, t, person, "assigned", 0);
     } else if (rc == BATON_ENOENT && !baton_pathway__escalate_on_decline(m, t, sd)) {
         baton_pathway__setstr(&t->owner, "");
         baton_pathway__setstr(&t->resolved_by, "none");
-        emit_reassigned(m, t, from, actor, "decline");
+        baton_pathway__reassigned(m, t, from, actor, "decline");
         baton_pathway__coverage_gap(m, t, t->role, t->scope);
     }
     free(from);
@@ -288,7 +272,7 @@ void baton_pathway__staff_action(baton_mctx_t *m)
         baton_pathway__setstr(&t->status, BATON_TASK_READY);
         t->assigned_at_ms = m->now;
         t->reassign_count++;
-        emit_reassigned(m, t, from, a->actor, "staff");
+        baton_pathway__reassigned(m, t, from, a->actor, "staff");
         baton_pathway__notify(m, t, a->to_person, "reassigned", 0);
         free(from);
         break;

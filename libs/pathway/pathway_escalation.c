@@ -96,22 +96,6 @@ static int declined(const Baton__V1__TaskState *t, const char *person)
     return 0;
 }
 
-static void emit_reassigned(baton_mctx_t *m, const Baton__V1__TaskState *t, const char *from,
-                            const char *actor, const char *reason)
-{
-    Baton__V1__Envelope *e =
-        baton_pathway__env(m, BATON_TOPIC_LIFECYCLE, "task.reassigned", t->stage);
-    Baton__V1__TaskReassigned *r = baton_xmalloc(sizeof(*r));
-    baton__v1__task_reassigned__init(r);
-    r->task = baton_pathway__taskref(m, t);
-    r->from_person = baton_pathway__xstr(from);
-    r->to_person = baton_pathway__xstr(t->owner);
-    r->actor = baton_pathway__xstr(actor);
-    r->reason = baton_xstrdup(reason);
-    e->body_case = BATON__V1__ENVELOPE__BODY_TASK_REASSIGNED;
-    e->task_reassigned = r;
-}
-
 /* Fire escalation step k once: the level rises; notify tells the target, reassign moves the
  * task to it (back to `ready`). A target nobody covers is a coverage gap; a reassign that finds
  * nobody leaves the owner in place unless the owner declined the task. */
@@ -158,12 +142,28 @@ static void fire_step(baton_mctx_t *m, Baton__V1__TaskState *t, const baton_stag
     e->body_case = BATON__V1__ENVELOPE__BODY_TASK_ESCALATED;
     e->task_escalated = x;
     if (moved)
-        emit_reassigned(m, t, from, "", "escalation");
+        baton_pathway__reassigned(m, t, from, "", "escalation");
     free(from);
     if (person[0])
         baton_pathway__notify(m, t, person, "escalation", 1);
     else
         baton_pathway__coverage_gap(m, t, st->target.role, scope);
+}
+
+/* task.deadline_missed: the ack or completion window ran out (an SLA breach, recorded once per
+ * window: the deadline timer fires once). */
+static void deadline_missed(baton_mctx_t *m, const Baton__V1__TaskState *t, const char *deadline,
+                            int64_t due)
+{
+    Baton__V1__Envelope *e =
+        baton_pathway__env(m, BATON_TOPIC_LIFECYCLE, "task.deadline_missed", t->stage);
+    Baton__V1__TaskDeadlineMissed *d = baton_xmalloc(sizeof(*d));
+    baton__v1__task_deadline_missed__init(d);
+    d->task = baton_pathway__taskref(m, t);
+    d->deadline = baton_xstrdup(deadline);
+    d->due_at_ms = due;
+    e->body_case = BATON__V1__ENVELOPE__BODY_TASK_DEADLINE_MISSED;
+    e->task_deadline_missed = d;
 }
 
 static int unless_holds(const Baton__V1__TaskState *t, baton_unless_t u)
@@ -194,19 +194,23 @@ void baton_pathway__timer_fired(baton_mctx_t *m)
     if (strcmp(purpose, "ack_deadline") == 0) {
         if (!baton_pathway__task_acknowledged(t)) {
             t->ack_breached = 1;
+            deadline_missed(m, t, "ack", due);
             baton_pathway__notify(m, t, t->owner, "reminder", 0);
         }
     } else if (strcmp(purpose, "complete_deadline") == 0) {
         if (baton_pathway__task_open(t)) {
             t->complete_breached = 1;
+            deadline_missed(m, t, "complete", due);
             baton_pathway__notify(m, t, t->owner, "reminder", 0);
         }
     } else if (sd && strcmp(purpose, "escalation") == 0 && step >= 0 && (size_t)step < sd->nsteps &&
                baton_pathway__task_open(t) && !unless_holds(t, sd->steps[step].unless)) {
         fire_step(m, t, sd, (size_t)step);
-        if (sd->steps[step].repeat_ms && !m->rc)
-            baton_pathway__schedule(m, t, "escalation", step, repeat + 1,
-                                    due + sd->steps[step].repeat_ms);
+        int64_t every = sd->steps[step].repeat_ms, next = due + every;
+        while (every && next <= m->now)
+            next += every; /* fired late (an outage): skip the missed repeats, keep the cadence */
+        if (every && !m->rc)
+            baton_pathway__schedule(m, t, "escalation", step, repeat + 1, next);
     }
     free(purpose);
 }

@@ -50,11 +50,13 @@ typedef struct {
 Baton__V1__Envelope *baton_pathway__env(baton_mctx_t *m, const char *topic, const char *type,
                                         const char *stage);
 Baton__V1__TaskRef *baton_pathway__taskref(baton_mctx_t *m, const Baton__V1__TaskState *t);
-void baton_pathway__emit_simple(baton_outputs_t *o, const char *topic, Baton__V1__Envelope *env);
 void baton_pathway__notify(baton_mctx_t *m, const Baton__V1__TaskState *t, const char *person,
                            const char *kind, int urgent);
 void baton_pathway__coverage_gap(baton_mctx_t *m, const Baton__V1__TaskState *t, const char *role,
                                  const char *scope);
+/* task.reassigned from `from` to the task's current owner. */
+void baton_pathway__reassigned(baton_mctx_t *m, const Baton__V1__TaskState *t, const char *from,
+                               const char *actor, const char *reason);
 char *baton_pathway__xstr(const char *s); /* strdup, "" for NULL */
 void baton_pathway__setstr(char **field, const char *s);
 

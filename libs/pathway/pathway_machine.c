@@ -140,8 +140,11 @@ static void skip(baton_mctx_t *m, Baton__V1__TaskState *t, const baton_stage_def
     baton_buf_puts(&b, "when:");
     for (size_t i = 0; i < sd->when.n; i++) {
         const char *v = baton_pathway__attr_get(m->st, sd->when.conds[i].key);
-        baton_buf_appendf(&b, "%s %s=%s (is %s)", i ? "," : "", sd->when.conds[i].key,
-                          sd->when.conds[i].values[0], v ? v : "unset");
+        const baton_attr_cond_t *c = &sd->when.conds[i];
+        baton_buf_appendf(&b, "%s %s=", i ? "," : "", c->key);
+        for (size_t j = 0; j < c->nvalues; j++)
+            baton_buf_appendf(&b, "%s%s", j ? "|" : "", c->values[j]);
+        baton_buf_appendf(&b, " (is %s)", v ? v : "unset");
     }
     baton_pathway__setstr(&t->status, BATON_TASK_CANCELLED);
     t->skipped = 1;
@@ -490,7 +493,8 @@ static int step_targeted(const baton_pathway_set_t *set, baton_pathway_group_t *
     }
     if (!s || !m->def) {
         m->st = NULL;
-        baton_pathway__reject(m, NULL, 404,
+        /* 409 when the instance exists but its version is no longer deployed */
+        baton_pathway__reject(m, NULL, s ? 409 : 404,
                               s ? "the pathway version of this instance is not loaded"
                                 : "no such task");
         return 0;

@@ -132,6 +132,22 @@ void baton_pathway__coverage_gap(baton_mctx_t *m, const Baton__V1__TaskState *t,
     e->coverage_gap = g;
 }
 
+void baton_pathway__reassigned(baton_mctx_t *m, const Baton__V1__TaskState *t, const char *from,
+                               const char *actor, const char *reason)
+{
+    Baton__V1__Envelope *e =
+        baton_pathway__env(m, BATON_TOPIC_LIFECYCLE, "task.reassigned", t->stage);
+    Baton__V1__TaskReassigned *r = baton_xmalloc(sizeof(*r));
+    baton__v1__task_reassigned__init(r);
+    r->task = baton_pathway__taskref(m, t);
+    r->from_person = baton_pathway__xstr(from);
+    r->to_person = baton_pathway__xstr(t->owner);
+    r->actor = baton_pathway__xstr(actor);
+    r->reason = baton_xstrdup(reason);
+    e->body_case = BATON__V1__ENVELOPE__BODY_TASK_REASSIGNED;
+    e->task_reassigned = r;
+}
+
 /* ---- state codec ---- */
 
 uint8_t *baton_pathway_state_pack(const Baton__V1__InstanceState *s, size_t *len_out)

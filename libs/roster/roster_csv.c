@@ -23,14 +23,14 @@ typedef struct {
 
 typedef struct {
     const char *p, *end;
-    size_t line;      /* physical line at p, 1-based */
-    int fatal;        /* no further records can be read (unterminated quote) */
+    size_t line; /* physical line at p, 1-based */
+    int fatal;   /* no further records can be read (unterminated quote) */
     /* the current record */
     baton_buf_t text; /* the fields' bytes, each NUL-terminated */
     csv_field_t f[CSV_MAX_FIELDS];
     size_t nf;
-    size_t rec_line;  /* line the record starts on */
-    const char *err;  /* first structural problem in the record, static text */
+    size_t rec_line; /* line the record starts on */
+    const char *err; /* first structural problem in the record, static text */
 } csv_reader_t;
 
 static void field_begin(csv_reader_t *r)
@@ -170,8 +170,10 @@ static int record_blank(csv_reader_t *r)
 /* ---- columns ---- */
 
 enum { C_ID, C_TENANT, C_FACILITY, C_UNIT, C_ROLE, C_PERSON, C_START, C_END, C_TIER, C_N };
-static const char *const col_names[C_N] = {"id",   "tenant", "facility", "unit", "role",
-                                           "person", "start", "end",     "tier"};
+/* "shift_id", not "id": exports often carry an unrelated "ID" column (an employee number),
+ * which must stay an ignored extra column. */
+static const char *const col_names[C_N] = {"shift_id", "tenant", "facility", "unit", "role",
+                                           "person",   "start",  "end",      "tier"};
 static const int col_required[C_N] = {0, 1, 1, 0, 1, 1, 1, 1, 0};
 
 /* Maps the header record to column positions (col[c] = field index or -1). */
@@ -187,16 +189,21 @@ static int read_header(csv_reader_t *r, int col[C_N], baton_roster_errors_t *err
         for (int c = 0; c < C_N && !nul; c++) {
             if (strcasecmp(name, col_names[c]) != 0)
                 continue;
-            if (col[c] >= 0 && ++bad)
+            if (col[c] >= 0) {
                 baton_roster__err(errs, "", r->rec_line, "line %zu: duplicate column %s",
                                   r->rec_line, col_names[c]);
+                bad++;
+            }
             col[c] = (int)i;
         }
     }
-    for (int c = 0; c < C_N; c++)
-        if (col_required[c] && col[c] < 0 && ++bad)
+    for (int c = 0; c < C_N; c++) {
+        if (col_required[c] && col[c] < 0) {
             baton_roster__err(errs, "", r->rec_line, "line %zu: missing column %s", r->rec_line,
                               col_names[c]);
+            bad++;
+        }
+    }
     return bad;
 }
 
@@ -232,8 +239,9 @@ static void csv_dup_conflict(void *vctx, size_t i, size_t first)
 {
     csv_ctx_t *c = vctx;
     size_t line = c->lines[i];
-    baton_roster__err(c->errs, "", line, "line %zu: same shift id as line %zu with different content",
-                      line, c->lines[first]);
+    baton_roster__err(c->errs, "", line,
+                      "line %zu: same shift id as line %zu with different content", line,
+                      c->lines[first]);
 }
 
 /* Validates the current record into *item; returns problems found. */
@@ -244,16 +252,23 @@ static int read_row(csv_reader_t *r, const int col[C_N], baton_roster_shift_t *i
     for (int c = 0; c < C_N; c++) {
         int nul;
         v[c] = field(r, col[c], &nul);
-        if (nul && ++bad)
+        if (nul) {
             baton_roster__err(ctx->errs, "", r->rec_line, "line %zu: %s contains a NUL byte",
                               r->rec_line, col_names[c]);
+            bad++;
+        }
     }
     if (bad)
         return bad;
-    baton_roster__raw_shift_t raw = {
-        .id = v[C_ID], .tenant = v[C_TENANT], .facility = v[C_FACILITY], .unit = v[C_UNIT],
-        .role = v[C_ROLE], .person = v[C_PERSON], .start = v[C_START], .end = v[C_END],
-        .tier_text = v[C_TIER]};
+    baton_roster__raw_shift_t raw = {.id = v[C_ID],
+                                     .tenant = v[C_TENANT],
+                                     .facility = v[C_FACILITY],
+                                     .unit = v[C_UNIT],
+                                     .role = v[C_ROLE],
+                                     .person = v[C_PERSON],
+                                     .start = v[C_START],
+                                     .end = v[C_END],
+                                     .tier_text = v[C_TIER]};
     ctx->line = r->rec_line;
     return baton_roster__shift_build(&raw, item, csv_report, ctx);
 }
@@ -287,8 +302,8 @@ static int read_rows(csv_reader_t *r, const int col[C_N], rows_t *rows, baton_ro
         if (record_blank(r))
             continue;
         if (rows->n == BATON_ROSTER_MAX_SHIFTS) {
-            baton_roster__err(errs, "", r->rec_line, "line %zu: more than %d shifts",
-                              r->rec_line, BATON_ROSTER_MAX_SHIFTS);
+            baton_roster__err(errs, "", r->rec_line, "line %zu: more than %d shifts", r->rec_line,
+                              BATON_ROSTER_MAX_SHIFTS);
             return BATON_ETOOBIG;
         }
         size_t i = rows_add(rows, r->rec_line);

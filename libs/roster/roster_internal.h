@@ -8,14 +8,14 @@
 
 /* Append an error (pointer may be NULL for ""); counts past BATON_ROSTER_MAX_ERRORS but only
  * keeps the first ones. */
-void baton_roster__err(baton_roster_errors_t *e, const char *pointer, size_t line,
-                       const char *fmt, ...) BATON_PRINTF(4, 5);
+void baton_roster__err(baton_roster_errors_t *e, const char *pointer, size_t line, const char *fmt,
+                       ...) BATON_PRINTF(4, 5);
 /* Stable sort of the kept errors by line (CSV reports in line order). */
 void baton_roster__err_sort_lines(baton_roster_errors_t *e);
 
-/* 1 when s is 1..BATON_ROSTER_ID_MAX characters of [A-Za-z0-9._@-]. */
-int baton_roster__ident_ok(const char *s);
-#define BATON_ROSTER_IDENT_RULE "must be 1-64 characters of A-Z a-z 0-9 . _ - @"
+/* The rules of baton_roster_ident_ok / baton_roster_tenant_ok, as error details. */
+#define BATON_ROSTER_IDENT_RULE "must be 1-64 characters of A-Z a-z 0-9 . _ : @ -"
+#define BATON_ROSTER_TENANT_RULE "must be 1-64 characters of A-Z a-z 0-9 . _ -"
 
 /* Append "/" + token escaped per RFC 6901 (~ -> ~0, / -> ~1) to b. */
 void baton_roster__pointer_push(baton_buf_t *b, const char *token);
@@ -57,8 +57,11 @@ json_t *baton_roster__shift_json(const baton_roster_shift_t *s);
 /* Parse a shift back from its JSON object (as stored); 0 or BATON_EPARSE. */
 int baton_roster__shift_from_json(json_t *o, baton_roster_shift_t *out);
 
-/* 1 when q names tenant, facility, role (and unit, when given) as valid identifiers. */
+/* 1 when q has a tenant, a facility and a role (non-empty). */
 int baton_roster__query_ok(const baton_roster_query_t *q);
+/* 1 when q's names could be stored at all (valid identifiers): only then may they go into a
+ * Redis key; otherwise nobody can be on shift for them. */
+int baton_roster__query_storable(const baton_roster_query_t *q);
 
 /* RFC 3339 with milliseconds as a jansson string (new reference). */
 json_t *baton_roster__time_json(int64_t ms);

@@ -84,10 +84,14 @@ static int email_ok(const char *s)
 static int address_ok(baton_roster_channel_t c, const char *s)
 {
     switch (c) {
-    case BATON_ROSTER_WEBHOOK: return url_ok(s);
-    case BATON_ROSTER_SMS: return sms_ok(s);
-    case BATON_ROSTER_EMAIL: return email_ok(s);
-    case BATON_ROSTER_PAGER: return printable_ok(s, 1, 128);
+    case BATON_ROSTER_WEBHOOK:
+        return url_ok(s);
+    case BATON_ROSTER_SMS:
+        return sms_ok(s);
+    case BATON_ROSTER_EMAIL:
+        return email_ok(s);
+    case BATON_ROSTER_PAGER:
+        return printable_ok(s, 1, 128);
     }
     return 0;
 }
@@ -247,13 +251,13 @@ static void parse_person(pctx_t *c, const char *id, json_t *root, baton_roster_p
     static const char *const known[] = {"id", "tenant", "name", "contacts", "quiet_hours", NULL};
     unknown_keys(c, root, "", known);
     const char *body_id = str_member(c, root, "", "id", 0);
-    if (!baton_roster__ident_ok(id))
+    if (!baton_roster_ident_ok(id))
         bad(c, "", "id", BATON_ROSTER_IDENT_RULE);
     else if (body_id && strcmp(body_id, id) != 0)
         bad(c, "", "id", "does not match the id in the path");
     const char *tenant = str_member(c, root, "", "tenant", 1);
-    if (tenant && !baton_roster__ident_ok(tenant))
-        bad(c, "", "tenant", BATON_ROSTER_IDENT_RULE);
+    if (tenant && !baton_roster_tenant_ok(tenant))
+        bad(c, "", "tenant", BATON_ROSTER_TENANT_RULE);
     const char *name = str_member(c, root, "", "name", 1);
     if (name && !text_ok(name, NAME_MAX_BYTES))
         bad(c, "", "name", "must be 1-200 bytes of text without control characters");
@@ -275,8 +279,7 @@ int baton_roster_person_parse(const char *id, const char *json, size_t len,
     json_error_t jerr;
     json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) { /* jerr.text may quote the input: report the place only */
-        baton_roster__err(errs, "", 0, "invalid JSON at line %d column %d", jerr.line,
-                          jerr.column);
+        baton_roster__err(errs, "", 0, "invalid JSON at line %d column %d", jerr.line, jerr.column);
         return BATON_EINVAL;
     }
     if (!json_is_object(root)) {

@@ -8,18 +8,25 @@
 const char *baton_roster_why_name(baton_roster_why_t w)
 {
     switch (w) {
-    case BATON_ROSTER_UNIT_SHIFT: return "unit_shift";
-    case BATON_ROSTER_FACILITY_SHIFT: return "facility_shift";
-    default: return "none";
+    case BATON_ROSTER_UNIT_SHIFT:
+        return "unit_shift";
+    case BATON_ROSTER_FACILITY_SHIFT:
+        return "facility_shift";
+    default:
+        return "none";
     }
 }
 
-/* A query is usable when its names could be stored at all (they end up in Redis keys). */
 int baton_roster__query_ok(const baton_roster_query_t *q)
 {
-    return q && q->tenant && q->facility && q->role && baton_roster__ident_ok(q->tenant) &&
-           baton_roster__ident_ok(q->facility) && baton_roster__ident_ok(q->role) &&
-           (!q->unit || !*q->unit || baton_roster__ident_ok(q->unit));
+    return q && q->tenant && *q->tenant && q->facility && *q->facility && q->role && *q->role;
+}
+
+int baton_roster__query_storable(const baton_roster_query_t *q)
+{
+    return baton_roster_tenant_ok(q->tenant) && baton_roster_ident_ok(q->facility) &&
+           baton_roster_ident_ok(q->role) &&
+           (!q->unit || !*q->unit || baton_roster_ident_ok(q->unit));
 }
 
 /* Does s cover the query, and as what (NONE = no). */

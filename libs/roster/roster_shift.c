@@ -10,8 +10,8 @@
 
 /* ---- errors ---- */
 
-void baton_roster__err(baton_roster_errors_t *e, const char *pointer, size_t line,
-                       const char *fmt, ...)
+void baton_roster__err(baton_roster_errors_t *e, const char *pointer, size_t line, const char *fmt,
+                       ...)
 {
     e->total++;
     if (e->n >= BATON_ROSTER_MAX_ERRORS)
@@ -76,16 +76,25 @@ char *baton_roster_errors_json(const baton_roster_errors_t *e)
 
 /* ---- small shared checks ---- */
 
-int baton_roster__ident_ok(const char *s)
+static int charset_ok(const char *s, const char *extra)
 {
     size_t n = 0;
-    for (; s[n]; n++) {
+    for (; s && s[n]; n++) {
         unsigned char c = (unsigned char)s[n];
-        if (n >= BATON_ROSTER_ID_MAX ||
-            !(isalnum(c) || c == '.' || c == '_' || c == '-' || c == '@') || c > 0x7f)
+        if (n >= BATON_ROSTER_ID_MAX || c > 0x7f || !(isalnum(c) || strchr(extra, c)))
             return 0;
     }
     return n > 0;
+}
+
+int baton_roster_ident_ok(const char *s)
+{
+    return charset_ok(s, "._:@-");
+}
+
+int baton_roster_tenant_ok(const char *s)
+{
+    return charset_ok(s, "._-");
 }
 
 void baton_roster__pointer_push(baton_buf_t *b, const char *token)
@@ -113,30 +122,39 @@ json_t *baton_roster__time_json(int64_t ms)
 
 const char baton_roster__wrong_type[] = "";
 
-static int check_ident(const char *field, const char *v, int required, char *dst,
-                       baton_roster__report_fn report, void *ctx)
+/* csv_name: the field's CSV column name when it differs from its JSON name. */
+static int check_ident_as(const char *field, const char *csv_name, const char *v, int required,
+                          char *dst, baton_roster__report_fn report, void *ctx)
 {
+    int tenant = !strcmp(field, "tenant");
+    const char *rule = tenant ? BATON_ROSTER_TENANT_RULE : BATON_ROSTER_IDENT_RULE;
     char csv[128];
     if (v == baton_roster__wrong_type)
         return 1;
     if (!v || !*v) {
         if (!required)
             return 0;
-        snprintf(csv, sizeof csv, "missing %s", field);
+        snprintf(csv, sizeof csv, "missing %s", csv_name);
         report(ctx, field, "required", csv);
         return 1;
     }
-    if (!baton_roster__ident_ok(v)) {
-        snprintf(csv, sizeof csv, "%s " BATON_ROSTER_IDENT_RULE, field);
-        report(ctx, field, BATON_ROSTER_IDENT_RULE, csv);
+    if (tenant ? !baton_roster_tenant_ok(v) : !baton_roster_ident_ok(v)) {
+        snprintf(csv, sizeof csv, "%s %s", csv_name, rule);
+        report(ctx, field, rule, csv);
         return 1;
     }
     baton_strlcpy(dst, v, BATON_ROSTER_ID_MAX + 1);
     return 0;
 }
 
-static int check_time(const char *field, const char *v, int64_t *ms,
-                      baton_roster__report_fn report, void *ctx)
+static int check_ident(const char *field, const char *v, int required, char *dst,
+                       baton_roster__report_fn report, void *ctx)
+{
+    return check_ident_as(field, field, v, required, dst, report, ctx);
+}
+
+static int check_time(const char *field, const char *v, int64_t *ms, baton_roster__report_fn report,
+                      void *ctx)
 {
     char csv[128];
     if (v == baton_roster__wrong_type)
@@ -181,8 +199,8 @@ static int check_tier(const baton_roster__raw_shift_t *raw, int *tier,
 static void derive_id(baton_roster_shift_t *s)
 {
     char purpose[512], id[BATON_ID_LEN];
-    snprintf(purpose, sizeof purpose, "shift|%s|%s|%s|%s|%lld|%lld", s->facility, s->unit,
-             s->role, s->person, (long long)s->start_ms, (long long)s->end_ms);
+    snprintf(purpose, sizeof purpose, "shift|%s|%s|%s|%s|%lld|%lld", s->facility, s->unit, s->role,
+             s->person, (long long)s->start_ms, (long long)s->end_ms);
     baton_derived_id(s->tenant, purpose, id);
     baton_strlcpy(s->id, id, sizeof s->id);
 }
@@ -192,7 +210,7 @@ int baton_roster__shift_build(const baton_roster__raw_shift_t *raw, baton_roster
 {
     memset(out, 0, sizeof *out);
     int bad = 0, tbad = 0;
-    bad += check_ident("id", raw->id, 0, out->id, report, ctx);
+    bad += check_ident_as("id", "shift_id", raw->id, 0, out->id, report, ctx);
     bad += check_ident("tenant", raw->tenant, 1, out->tenant, report, ctx);
     bad += check_ident("facility", raw->facility, 1, out->facility, report, ctx);
     bad += check_ident("unit", raw->unit, 0, out->unit, report, ctx);
@@ -343,8 +361,8 @@ static void json_dup_conflict(void *vctx, size_t i, size_t first)
 static int json_raw(json_t *o, size_t i, baton_roster__raw_shift_t *raw,
                     baton_roster_errors_t *errs)
 {
-    static const char *const names[] = {"id",   "tenant", "facility", "unit", "role",
-                                        "person", "start", "end"};
+    static const char *const names[] = {"id",   "tenant", "facility", "unit",
+                                        "role", "person", "start",    "end"};
     const char **slots[] = {&raw->id,   &raw->tenant, &raw->facility, &raw->unit,
                             &raw->role, &raw->person, &raw->start,    &raw->end};
     int bad = 0;
@@ -401,8 +419,7 @@ int baton_roster_shifts_parse_json(const char *json, size_t len, const char *ten
     json_error_t jerr;
     json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) { /* jerr.text may quote the input: report the place only */
-        baton_roster__err(errs, "", 0, "invalid JSON at line %d column %d", jerr.line,
-                          jerr.column);
+        baton_roster__err(errs, "", 0, "invalid JSON at line %d column %d", jerr.line, jerr.column);
         return fail(out, BATON_EINVAL);
     }
     size_t n = json_is_array(root) ? json_array_size(root) : 0;
@@ -483,8 +500,8 @@ int baton_roster__shift_from_json(json_t *o, baton_roster_shift_t *out)
 {
     baton_roster__raw_shift_t raw;
     baton_roster_errors_t errs = BATON_ROSTER_ERRORS_INIT;
-    int bad = !json_is_object(o) || json_raw(o, 0, &raw, &errs) != 0 ||
-              !raw.id || baton_roster__shift_build(&raw, out, noop_report, NULL) != 0;
+    int bad = !json_is_object(o) || json_raw(o, 0, &raw, &errs) != 0 || !raw.id ||
+              baton_roster__shift_build(&raw, out, noop_report, NULL) != 0;
     baton_roster_errors_free(&errs);
     return bad ? BATON_EPARSE : 0;
 }

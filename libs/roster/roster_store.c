@@ -80,13 +80,29 @@ static char *key_ends(const char *tenant)
     return baton_xasprintf("baton:roster:{%s}:ends", tenant);
 }
 
-/* The index a shift lives in: its unit's, or its facility's when it has no unit. */
-static char *key_index(const char *tenant, const char *facility, const char *unit,
-                       const char *role)
+/* ":" + one component of a multi-part key. Identifiers may hold ':', written "%3A" here so
+ * that ("a:b", "c") and ("a", "b:c") are different keys ('%' is never in an identifier). */
+static void key_part(baton_buf_t *b, const char *s)
 {
+    baton_buf_putc(b, ':');
+    for (; *s; s++) {
+        if (*s == ':')
+            baton_buf_puts(b, "%3A");
+        else
+            baton_buf_putc(b, *s);
+    }
+}
+
+/* The index a shift lives in: its unit's, or its facility's when it has no unit. */
+static char *key_index(const char *tenant, const char *facility, const char *unit, const char *role)
+{
+    baton_buf_t b = BATON_BUF_INIT;
+    baton_buf_appendf(&b, "baton:roster:{%s}:%s", tenant, unit && *unit ? "unit" : "fac");
+    key_part(&b, facility);
     if (unit && *unit)
-        return baton_xasprintf("baton:roster:{%s}:unit:%s:%s:%s", tenant, facility, unit, role);
-    return baton_xasprintf("baton:roster:{%s}:fac:%s:%s", tenant, facility, role);
+        key_part(&b, unit);
+    key_part(&b, role);
+    return baton_buf_steal(&b);
 }
 
 static int io_err(baton_redis_t *r, int rc, redisReply *reply, char *err, size_t errlen)
@@ -102,7 +118,7 @@ static int io_err(baton_redis_t *r, int rc, redisReply *reply, char *err, size_t
 int baton_roster_person_put(baton_redis_t *r, const baton_roster_person_t *p, char *err,
                             size_t errlen)
 {
-    if (!baton_roster__ident_ok(p->tenant) || !baton_roster__ident_ok(p->id)) {
+    if (!baton_roster_tenant_ok(p->tenant) || !baton_roster_ident_ok(p->id)) {
         baton_seterr(err, errlen, "roster: person has no valid tenant or id");
         return BATON_EINVAL;
     }
@@ -121,7 +137,7 @@ int baton_roster_person_get(baton_redis_t *r, const char *tenant, const char *id
                             baton_roster_person_t **out, char *err, size_t errlen)
 {
     *out = NULL;
-    if (!tenant || !id || !baton_roster__ident_ok(tenant) || !baton_roster__ident_ok(id))
+    if (!baton_roster_tenant_ok(tenant) || !baton_roster_ident_ok(id))
         return BATON_ENOENT; /* such a person can never have been stored */
     char *key = key_person(tenant, id);
     redisReply *reply = NULL;
@@ -152,7 +168,7 @@ int baton_roster_person_get(baton_redis_t *r, const char *tenant, const char *id
 int baton_roster_person_delete(baton_redis_t *r, const char *tenant, const char *id, char *err,
                                size_t errlen)
 {
-    if (!tenant || !id || !baton_roster__ident_ok(tenant) || !baton_roster__ident_ok(id))
+    if (!baton_roster_tenant_ok(tenant) || !baton_roster_ident_ok(id))
         return BATON_ENOENT;
     char *key = key_person(tenant, id);
     redisReply *reply = NULL;
@@ -167,14 +183,15 @@ int baton_roster_person_delete(baton_redis_t *r, const char *tenant, const char 
 
 /* ---- shifts ---- */
 
-/* Runs the write script for tenant. counts[3] gets {written, pruned, deleted}. */
+/* The argument vector of one script call; it frees the strings it was given to own. */
 typedef struct {
     const char **argv;
     char **owned; /* strings to free */
     size_t argc, nowned, cap;
 } args_t;
 
-static void arg(args_t *a, char *s, int owned)
+/* Append a borrowed argument (it must outlive the call). */
+static void arg_ref(args_t *a, const char *s)
 {
     if (a->argc == a->cap) {
         a->cap = a->cap ? a->cap * 2 : 16;
@@ -182,8 +199,13 @@ static void arg(args_t *a, char *s, int owned)
         a->owned = baton_xrealloc(a->owned, a->cap * sizeof *a->owned);
     }
     a->argv[a->argc++] = s;
-    if (owned)
-        a->owned[a->nowned++] = s;
+}
+
+/* Append an argument the vector frees. */
+static void arg_own(args_t *a, char *s)
+{
+    arg_ref(a, s);
+    a->owned[a->nowned++] = s;
 }
 
 static void args_free(args_t *a)
@@ -202,28 +224,28 @@ static char *member_of(const baton_roster_shift_t *s)
 /* One write-script call. shifts may be NULL (n = 0); del_id may be NULL; cutoff < 0: no
  * pruning. */
 static int run_write(baton_redis_t *r, const char *tenant, const baton_roster_shift_t *shifts,
-                     size_t n, const char *del_id, long long cutoff, long long counts[3],
-                     char *err, size_t errlen)
+                     size_t n, const char *del_id, long long cutoff, long long counts[3], char *err,
+                     size_t errlen)
 {
     args_t a = {0};
-    arg(&a, key_shifts(tenant), 1);
-    arg(&a, key_ends(tenant), 1);
+    arg_own(&a, key_shifts(tenant));
+    arg_own(&a, key_ends(tenant));
     for (size_t i = 0; i < n; i++)
-        arg(&a, key_index(tenant, shifts[i].facility, shifts[i].unit, shifts[i].role), 1);
+        arg_own(&a, key_index(tenant, shifts[i].facility, shifts[i].unit, shifts[i].role));
     int numkeys = (int)a.argc;
-    arg(&a, cutoff >= 0 ? baton_xasprintf("%lld", cutoff) : baton_xstrdup(""), 1);
-    arg(&a, baton_xasprintf("%d", PRUNE_BATCH), 1);
-    arg(&a, baton_xstrdup(del_id ? "1" : "0"), 1);
+    arg_own(&a, cutoff >= 0 ? baton_xasprintf("%lld", cutoff) : baton_xstrdup(""));
+    arg_own(&a, baton_xasprintf("%d", PRUNE_BATCH));
+    arg_own(&a, baton_xstrdup(del_id ? "1" : "0"));
     if (del_id)
-        arg(&a, (char *)del_id, 0);
+        arg_ref(&a, del_id);
     for (size_t i = 0; i < n; i++) {
         const baton_roster_shift_t *s = &shifts[i];
         char *member = member_of(s), *json = baton_roster_shift_to_json(s);
-        arg(&a, (char *)s->id, 0);
-        arg(&a, baton_xasprintf("%lld", (long long)s->start_ms), 1);
-        arg(&a, baton_xasprintf("%lld", (long long)s->end_ms), 1);
-        arg(&a, member, 1);
-        arg(&a, baton_xasprintf("%s\n%s\n%s", a.argv[2 + i], member, json), 1);
+        arg_ref(&a, s->id);
+        arg_own(&a, baton_xasprintf("%lld", (long long)s->start_ms));
+        arg_own(&a, baton_xasprintf("%lld", (long long)s->end_ms));
+        arg_own(&a, member);
+        arg_own(&a, baton_xasprintf("%s\n%s\n%s", a.argv[2 + i], member, json));
         free(json);
     }
     redisReply *reply = NULL;
@@ -251,7 +273,7 @@ int baton_roster_shifts_put(baton_redis_t *r, const baton_roster_shifts_t *s, in
         return 0;
     for (size_t i = 0; i < s->n; i++) {
         if (strcmp(s->v[i].tenant, s->v[0].tenant) != 0 ||
-            !baton_roster__ident_ok(s->v[i].tenant) || !baton_roster__ident_ok(s->v[i].id)) {
+            !baton_roster_tenant_ok(s->v[i].tenant) || !baton_roster_ident_ok(s->v[i].id)) {
             baton_seterr(err, errlen, "roster: shifts of one tenant only, validated first");
             return BATON_EINVAL;
         }
@@ -264,7 +286,7 @@ int baton_roster_shifts_put(baton_redis_t *r, const baton_roster_shifts_t *s, in
 int baton_roster_shift_delete(baton_redis_t *r, const char *tenant, const char *id, char *err,
                               size_t errlen)
 {
-    if (!tenant || !id || !baton_roster__ident_ok(tenant) || !baton_roster__ident_ok(id))
+    if (!baton_roster_tenant_ok(tenant) || !baton_roster_ident_ok(id))
         return BATON_ENOENT;
     long long counts[3];
     int rc = run_write(r, tenant, NULL, 0, id, -1, counts, err, errlen);
@@ -276,7 +298,7 @@ int baton_roster_prune(baton_redis_t *r, const char *tenant, int64_t ended_by_ms
 {
     if (removed)
         *removed = 0;
-    if (!tenant || !baton_roster__ident_ok(tenant)) {
+    if (!baton_roster_tenant_ok(tenant)) {
         baton_seterr(err, errlen, "roster: invalid tenant");
         return BATON_EINVAL;
     }
@@ -295,7 +317,7 @@ int baton_roster_shift_get(baton_redis_t *r, const char *tenant, const char *id,
                            baton_roster_shift_t *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    if (!tenant || !id || !baton_roster__ident_ok(tenant) || !baton_roster__ident_ok(id))
+    if (!baton_roster_tenant_ok(tenant) || !baton_roster_ident_ok(id))
         return BATON_ENOENT;
     char *key = key_shifts(tenant);
     redisReply *reply = NULL;
@@ -309,8 +331,7 @@ int baton_roster_shift_get(baton_redis_t *r, const char *tenant, const char *id,
     }
     const char *nl = memchr(reply->str, '\n', reply->len);
     nl = nl ? memchr(nl + 1, '\n', reply->len - (size_t)(nl + 1 - reply->str)) : NULL;
-    json_t *o = nl ? json_loadb(nl + 1, reply->len - (size_t)(nl + 1 - reply->str), 0, NULL)
-                   : NULL;
+    json_t *o = nl ? json_loadb(nl + 1, reply->len - (size_t)(nl + 1 - reply->str), 0, NULL) : NULL;
     rc = o ? baton_roster__shift_from_json(o, out) : BATON_EPARSE;
     json_decref(o);
     freeReplyObject(reply);
@@ -327,15 +348,14 @@ int baton_roster_shift_get(baton_redis_t *r, const char *tenant, const char *id,
 static int parse_member(const redisReply *m, const redisReply *score, baton_roster_shift_t *s)
 {
     char buf[256], *save = NULL;
-    if (m->type != REDIS_REPLY_STRING || score->type != REDIS_REPLY_STRING ||
-        m->len >= sizeof buf)
+    if (m->type != REDIS_REPLY_STRING || score->type != REDIS_REPLY_STRING || m->len >= sizeof buf)
         return -1;
     memcpy(buf, m->str, m->len);
     buf[m->len] = '\0';
     char *end = strtok_r(buf, "|", &save), *tier = strtok_r(NULL, "|", &save);
     char *person = strtok_r(NULL, "|", &save), *id = strtok_r(NULL, "|", &save);
-    if (!end || !tier || !person || !id || !baton_roster__ident_ok(person) ||
-        !baton_roster__ident_ok(id))
+    if (!end || !tier || !person || !id || !baton_roster_ident_ok(person) ||
+        !baton_roster_ident_ok(id))
         return -1;
     s->start_ms = (int64_t)strtod(score->str, NULL);
     s->end_ms = strtoll(end, NULL, 10);
@@ -345,19 +365,18 @@ static int parse_member(const redisReply *m, const redisReply *score, baton_rost
     return 0;
 }
 
-/* The shifts of q's unit index (when q has a unit) and facility index that started in
- * [at - MAX_SHIFT, at], as in-memory shifts (caller frees *out). One round trip. */
-static int fetch(baton_redis_t *r, const baton_roster_query_t *q, baton_roster_shift_t **out,
-                 size_t *nout, char *err, size_t errlen)
+/* Reads the indexes of (tenant, facility, units[i], role) — units[i] NULL for the facility-wide
+ * one — over shifts that started in [from - MAX_SHIFT, to], pipelined in one round trip, and
+ * appends them to out. The names must be valid identifiers. */
+static int fetch_indexes(baton_redis_t *r, const char *tenant, const char *facility,
+                         const char *const *units, size_t nunits, const char *role, int64_t from_ms,
+                         int64_t to_ms, baton_roster_shifts_t *out, char *err, size_t errlen)
 {
-    *out = NULL;
-    *nout = 0;
-    const char *units[2] = {q->unit && *q->unit ? q->unit : NULL, NULL};
     char lo[32], hi[32];
-    snprintf(lo, sizeof lo, "%lld", (long long)(q->at_ms - BATON_ROSTER_MAX_SHIFT_MS));
-    snprintf(hi, sizeof hi, "%lld", (long long)q->at_ms);
-    for (int i = units[0] ? 0 : 1; i < 2; i++) {
-        char *key = key_index(q->tenant, q->facility, units[i], q->role);
+    snprintf(lo, sizeof lo, "%lld", (long long)(from_ms - BATON_ROSTER_MAX_SHIFT_MS));
+    snprintf(hi, sizeof hi, "%lld", (long long)to_ms);
+    for (size_t i = 0; i < nunits; i++) {
+        char *key = key_index(tenant, facility, units[i], role);
         const char *argv[] = {"ZRANGEBYSCORE", key, lo, hi, "WITHSCORES"};
         int rc = baton_redis_append_argv(r, 5, argv, NULL);
         free(key);
@@ -365,7 +384,7 @@ static int fetch(baton_redis_t *r, const baton_roster_query_t *q, baton_roster_s
             return io_err(r, rc, NULL, err, errlen);
     }
     redisReply **rep = NULL;
-    size_t nrep = 0, total = 0;
+    size_t nrep = 0, total = out->n;
     int rc = baton_redis_pipeline_read(r, &rep, &nrep);
     if (rc)
         return io_err(r, rc, NULL, err, errlen);
@@ -378,29 +397,51 @@ static int fetch(baton_redis_t *r, const baton_roster_query_t *q, baton_roster_s
         }
         total += rep[i]->elements / 2;
     }
-    baton_roster_shift_t *v = baton_xcalloc(total ? total : 1, sizeof *v);
-    size_t k = 0;
+    baton_roster_shift_t *v = baton_xrealloc(out->v, (total ? total : 1) * sizeof *v);
+    size_t k = out->n;
     for (size_t i = 0; i < nrep && rc == 0; i++) {
-        const char *unit = nrep == 2 && i == 0 ? q->unit : "";
         for (size_t j = 0; j + 1 < rep[i]->elements && rc == 0; j += 2, k++) {
-            baton_roster_shift_t *s = &v[k];
-            baton_strlcpy(s->tenant, q->tenant, sizeof s->tenant);
-            baton_strlcpy(s->facility, q->facility, sizeof s->facility);
-            baton_strlcpy(s->unit, unit, sizeof s->unit);
-            baton_strlcpy(s->role, q->role, sizeof s->role);
-            if (parse_member(rep[i]->element[j], rep[i]->element[j + 1], s) != 0)
+            baton_roster_shift_t *sh = &v[k];
+            memset(sh, 0, sizeof *sh);
+            baton_strlcpy(sh->tenant, tenant, sizeof sh->tenant);
+            baton_strlcpy(sh->facility, facility, sizeof sh->facility);
+            baton_strlcpy(sh->unit, units[i] ? units[i] : "", sizeof sh->unit);
+            baton_strlcpy(sh->role, role, sizeof sh->role);
+            if (parse_member(rep[i]->element[j], rep[i]->element[j + 1], sh) != 0)
                 rc = BATON_EPARSE;
         }
     }
     baton_redis_replies_free(rep, nrep);
+    out->v = v; /* on failure only the capacity grew: out->n is unchanged */
     if (rc) {
-        free(v);
         baton_seterr(err, errlen, "roster: corrupt index entry");
         return rc;
     }
-    *out = v;
-    *nout = k;
+    out->n = k;
     return 0;
+}
+
+int baton_roster_fetch_index(baton_redis_t *r, const char *tenant, const char *facility,
+                             const char *unit, const char *role, int64_t from_ms, int64_t to_ms,
+                             baton_roster_shifts_t *out, char *err, size_t errlen)
+{
+    const char *units[1] = {unit && *unit ? unit : NULL};
+    if (!baton_roster_tenant_ok(tenant) || !baton_roster_ident_ok(facility) ||
+        !baton_roster_ident_ok(role) || (units[0] && !baton_roster_ident_ok(units[0])))
+        return 0; /* no shift can exist for these names; never build a key from them */
+    return fetch_indexes(r, tenant, facility, units, 1, role, from_ms, to_ms, out, err, errlen);
+}
+
+/* The candidates of q: its unit's index (when it has a unit) and the facility-wide one. */
+static int fetch(baton_redis_t *r, const baton_roster_query_t *q, baton_roster_shifts_t *out,
+                 char *err, size_t errlen)
+{
+    if (!baton_roster__query_storable(q))
+        return 0; /* no shift can exist for these names; never build a key from them */
+    const char *units[2] = {q->unit, NULL};
+    size_t skip = q->unit && *q->unit ? 0 : 1;
+    return fetch_indexes(r, q->tenant, q->facility, units + skip, 2 - skip, q->role, q->at_ms,
+                         q->at_ms, out, err, errlen);
 }
 
 int baton_roster_resolve(baton_redis_t *r, const baton_roster_query_t *q,
@@ -408,43 +449,38 @@ int baton_roster_resolve(baton_redis_t *r, const baton_roster_query_t *q,
 {
     memset(out, 0, sizeof *out);
     if (!baton_roster__query_ok(q)) {
-        baton_seterr(err, errlen, "roster: query needs a valid tenant, facility and role");
+        baton_seterr(err, errlen, "roster: query needs a tenant, a facility and a role");
         return BATON_EINVAL;
     }
-    baton_roster_shift_t *v;
-    size_t n;
-    int rc = fetch(r, q, &v, &n, err, errlen);
-    if (rc)
-        return rc;
-    rc = baton_roster_resolve_in(q, v, n, out);
-    free(v);
+    baton_roster_shifts_t s = BATON_ROSTER_SHIFTS_INIT;
+    int rc = fetch(r, q, &s, err, errlen);
+    if (rc == 0)
+        rc = baton_roster_resolve_in(q, s.v, s.n, out);
+    baton_roster_shifts_free(&s);
     return rc;
 }
 
-int baton_roster_oncall(baton_redis_t *r, const baton_roster_query_t *q, char **json_out,
-                        char *err, size_t errlen)
+int baton_roster_oncall(baton_redis_t *r, const baton_roster_query_t *q, char **json_out, char *err,
+                        size_t errlen)
 {
     *json_out = NULL;
     if (!baton_roster__query_ok(q)) {
-        baton_seterr(err, errlen, "roster: query needs a valid tenant, facility and role");
+        baton_seterr(err, errlen, "roster: query needs a tenant, a facility and a role");
         return BATON_EINVAL;
     }
-    baton_roster_shift_t *v;
-    size_t n;
-    int rc = fetch(r, q, &v, &n, err, errlen);
-    if (rc)
-        return rc;
+    baton_roster_shifts_t s = BATON_ROSTER_SHIFTS_INIT;
+    int rc = fetch(r, q, &s, err, errlen);
     baton_roster_resolution_t res;
     baton_roster_person_t *person = NULL;
-    baton_roster_resolve_in(q, v, n, &res);
-    if (res.why != BATON_ROSTER_NONE) {
+    if (rc == 0 && baton_roster_resolve_in(q, s.v, s.n, &res) == 0 &&
+        res.why != BATON_ROSTER_NONE) {
         rc = baton_roster_person_get(r, q->tenant, res.person, &person, err, errlen);
         if (rc == BATON_ENOENT || rc == BATON_EPARSE) /* shifts may name unknown people */
             rc = 0;
     }
     if (rc == 0)
-        *json_out = baton_roster_oncall_json(q, v, n, person);
+        *json_out = baton_roster_oncall_json(q, s.v, s.n, person);
     baton_roster_person_free(person);
-    free(v);
+    baton_roster_shifts_free(&s);
     return rc;
 }

@@ -270,6 +270,30 @@ void harness__init(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
+/* Remove the tmp dirs of test processes that died without cleaning up (SIGKILL, a ctest
+ * timeout): "baton-test-<pid>-XXXXXX" whose pid no longer exists. Their servers died with
+ * them (PR_SET_PDEATHSIG). */
+static void sweep_stale(const char *base)
+{
+    if (keep_tmp)
+        return;
+    DIR *d = opendir(base);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        int pid = 0;
+        if (sscanf(e->d_name, "baton-test-%d-", &pid) != 1 || pid <= 0 || pid == getpid())
+            continue;
+        if (kill(pid, 0) == 0 || errno != ESRCH)
+            continue;
+        char path[PATH_MAX];
+        if (snprintf(path, sizeof(path), "%s/%s", base, e->d_name) < (int)sizeof(path))
+            nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    }
+    closedir(d);
+}
+
 const char *harness_tmpdir(void)
 {
     harness__init();
@@ -278,7 +302,8 @@ const char *harness_tmpdir(void)
     const char *base = getenv("TMPDIR");
     if (!base || !*base)
         base = "/tmp";
-    snprintf(tmpdir, sizeof(tmpdir), "%s/baton-test-XXXXXX", base);
+    sweep_stale(base);
+    snprintf(tmpdir, sizeof(tmpdir), "%s/baton-test-%d-XXXXXX", base, (int)getpid());
     if (!mkdtemp(tmpdir)) {
         fprintf(stderr, "harness: mkdtemp %s: %s\n", tmpdir, strerror(errno));
         abort();

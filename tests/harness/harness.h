@@ -8,8 +8,9 @@
  *    SIGINT / SIGTERM / SIGABRT, every live process group gets its stop signal (SIGTERM, or
  *    SIGINT for postgres), then SIGKILL after a grace period (BATON_HARNESS_GRACE_MS,
  *    default 3000);
- *  - a per-test temporary directory (under $TMPDIR or /tmp), removed at exit unless the env var
- *    BATON_KEEP_TMP is set (its path is then printed to stderr);
+ *  - a per-test temporary directory ($TMPDIR or /tmp, "baton-test-<pid>-XXXXXX"), removed at
+ *    exit unless the env var BATON_KEEP_TMP is set (its path is then printed to stderr); dirs
+ *    left by test processes that were SIGKILLed are swept by the next test that starts;
  *  - clear errors on stderr ("harness: ...") naming the binary and the log file, with the log's
  *    last lines, when something does not come up.
  *
@@ -33,7 +34,7 @@
  *   ASSERT_EQ_INT(harness_devkafka_start(&k), 0);       // k.bootstrap
  *   int ops = harness_free_port();
  *   char *bin = harness_bin_path("baton-router");
- *   char *env_ops = baton_xasprintf("BATON_OPS_PORT=%d", ops);
+ *   char *env_ops = baton_xasprintf("BATON_OPS_PORT=%d", ops); // the service's own variable
  *   char *const argv[] = {bin, NULL};
  *   char *const env[] = {env_ops, NULL};
  *   pid_t pid = harness_spawn("router", argv, env, NULL);   // log: <tmp>/router.log

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -124,6 +125,46 @@ TEST(harness_spawned_killed_on_sigkill)
     /* No handler can run: PR_SET_PDEATHSIG does the job. */
     pid_t sleeper = run_helper("signal", SIGKILL);
     ASSERT_TRUE(wait_dead(sleeper, 3000));
+}
+
+TEST(harness_helper_tmpdir_only)
+{
+    if (getenv("HARNESS_SELFTEST_TMPONLY"))
+        ASSERT_NOT_NULL(harness_tmpdir());
+}
+
+TEST(harness_sweeps_tmpdirs_of_dead_tests)
+{
+    char *dead = harness_path("baton-test-999999999-abcdef"); /* beyond pid_max: gone */
+    char *live = baton_xasprintf("%s/baton-test-%d-abcdef", harness_tmpdir(), (int)getpid());
+    char *other = harness_path("unrelated");
+    ASSERT_EQ_INT(mkdir(dead, 0755), 0);
+    ASSERT_EQ_INT(mkdir(live, 0755), 0);
+    ASSERT_EQ_INT(mkdir(other, 0755), 0);
+    char *inner = baton_xasprintf("%s/file", dead);
+    FILE *f = fopen(inner, "w");
+    ASSERT_NOT_NULL(f);
+    fclose(f);
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    ASSERT_TRUE(n > 0);
+    self[n] = '\0';
+    char *env_tmp = baton_xasprintf("TMPDIR=%s", harness_tmpdir());
+    char *const env[] = {env_tmp, "HARNESS_SELFTEST_TMPONLY=1", NULL};
+    char *const argv[] = {self, "harness_helper_tmpdir_only", NULL};
+    pid_t pid = harness_spawn("sweeper", argv, env, NULL);
+    ASSERT_TRUE(pid > 0);
+    int st = -1;
+    ASSERT_EQ_INT(harness_wait_exit(pid, 10000, &st), 0);
+    ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    ASSERT_EQ_INT(access(dead, F_OK), -1);
+    ASSERT_EQ_INT(access(live, F_OK), 0);
+    ASSERT_EQ_INT(access(other, F_OK), 0);
+    free(dead);
+    free(live);
+    free(other);
+    free(inner);
+    free(env_tmp);
 }
 
 TEST(harness_spawn_exit_status_and_log)

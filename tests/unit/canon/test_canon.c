@@ -145,6 +145,34 @@ TEST(canon_attribute_scalars_convert)
     baton_canon_envelope_free(env);
 }
 
+TEST(canon_traceparent_checked)
+{
+    static const struct {
+        const char *in;
+        int kept;
+    } rows[] = {
+        {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", 1},
+        {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00", 1},
+        {"01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra", 1},
+        {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra", 0},
+        {"ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", 0},
+        {"00-00000000000000000000000000000000-00f067aa0ba902b7-01", 0},
+        {"00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01", 0},
+        {"00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", 0},
+        {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7", 0},
+        {"", 0},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        baton_canon_opts_t o = opts();
+        o.traceparent = rows[i].in;
+        baton_canon_problems_t p = BATON_CANON_PROBLEMS_INIT;
+        Baton__V1__Envelope *env = NULL;
+        ASSERT_EQ_INT(baton_canon_parse(VALID, strlen(VALID), &o, &env, &p), 0);
+        ASSERT_EQ_STR(env->traceparent, rows[i].kept ? rows[i].in : "");
+        baton_canon_envelope_free(env);
+    }
+}
+
 TEST(canon_every_problem_reported)
 {
     const char *body =

@@ -97,7 +97,8 @@ TEST(kafka_envelope_round_trip)
 {
     Baton__V1__Envelope env = BATON__V1__ENVELOPE__INIT;
     Baton__V1__ClinicalEvent ce = BATON__V1__CLINICAL_EVENT__INIT;
-    Baton__V1__ClinicalEvent__AttributesEntry a1 = BATON__V1__CLINICAL_EVENT__ATTRIBUTES_ENTRY__INIT;
+    Baton__V1__ClinicalEvent__AttributesEntry a1 =
+        BATON__V1__CLINICAL_EVENT__ATTRIBUTES_ENTRY__INIT;
     Baton__V1__ClinicalEvent__AttributesEntry *attrs[] = {&a1};
     a1.key = "disposition";
     a1.value = "snf";
@@ -171,8 +172,8 @@ TEST(kafka_producer_no_broker_unavailable_and_queue_full)
     baton_kafka_producer_t *p = baton_kafka_producer_new(conf, err, sizeof err);
     ASSERT_NOT_NULL(p);
 
-    baton_kafka_record_t rec = {.topic = "baton.inbound.v1", .key = "k", .key_len = 1,
-                                .value = "v", .value_len = 1};
+    baton_kafka_record_t rec = {
+        .topic = "baton.inbound.v1", .key = "k", .key_len = 1, .value = "v", .value_len = 1};
     int64_t t0 = baton_mono_ms();
     int rc = baton_kafka_produce_sync(p, &rec, 2500, err, sizeof err);
     int64_t took = baton_mono_ms() - t0;

@@ -6,7 +6,9 @@
 #include "test.h"
 #include "test_kafka_util.h"
 
+#include <pthread.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -24,6 +26,16 @@ static void start_kafka(harness_devkafka_t *k, const char *brokers)
     int rc = harness_devkafka_start_env(k, envp);
     if (rc != 0)
         TEST_FAIL("baton-devkafka did not start: %s", baton_strerror(rc));
+}
+
+/* With BATON_TEST_VERBOSE set, print how long the test has been running at a step. */
+static void it_mark(const char *what)
+{
+    static int64_t t0;
+    if (!t0)
+        t0 = baton_mono_ms();
+    if (getenv("BATON_TEST_VERBOSE"))
+        fprintf(stderr, "  [%6lld ms] %s\n", (long long)(baton_mono_ms() - t0), what);
 }
 
 /* Pause the broker and wait until it really refuses connections (devkafka acts on the
@@ -117,8 +129,8 @@ static void produce_values(baton_kafka_producer_t *p, const char *topic, int fro
     for (int i = from; i < to; i++, n++) {
         snprintf(keys[n], sizeof keys[n], "k%d", i);
         snprintf(vals[n], sizeof vals[n], "v-%d", i);
-        recs[n] = (baton_kafka_record_t){topic, keys[n], strlen(keys[n]), vals[n],
-                                         strlen(vals[n]), hdr, 2};
+        recs[n] = (baton_kafka_record_t){topic, keys[n], strlen(keys[n]), vals[n], strlen(vals[n]),
+                                         hdr,   2};
     }
     char err[256] = "";
     int rc = baton_kafka_produce_batch(p, recs, (size_t)n, 10000, err, sizeof err);
@@ -168,6 +180,117 @@ TEST(kafka_it_kcat_lists_brokers_and_topics)
     ASSERT_EQ_INT(harness_devkafka_stop(&k), 0);
 }
 
+static char *run_capture(const char *cmd, int *status)
+{
+    FILE *f = popen(cmd, "r");
+    ASSERT_NOT_NULL(f);
+    baton_buf_t out = BATON_BUF_INIT;
+    char line[512];
+    while (fgets(line, sizeof line, f))
+        baton_buf_puts(&out, line);
+    *status = pclose(f);
+    baton_buf_puts(&out, "");
+    return baton_buf_steal(&out);
+}
+
+/* The broker process itself: --help, its config, the ready line, a clean SIGTERM. */
+TEST(kafka_it_devkafka_process)
+{
+    char *bin = harness_bin_path("baton-devkafka");
+    char cmd[1400];
+    int status;
+    snprintf(cmd, sizeof cmd, "'%s' --help", bin);
+    char *help = run_capture(cmd, &status);
+    ASSERT_EQ_INT(status, 0);
+    ASSERT_CONTAINS(help, "BATON_DEVKAFKA_BROKERS");
+    ASSERT_CONTAINS(help, "BATON_DEVKAFKA_PARTITIONS");
+    ASSERT_CONTAINS(help, "BATON_DEVKAFKA_BOOTSTRAP_FILE");
+    ASSERT_CONTAINS(help, "SIGUSR1");
+    free(help);
+    snprintf(cmd, sizeof cmd, "BATON_DEVKAFKA_BROKERS=0 '%s' >/dev/null 2>&1", bin);
+    ASSERT_EQ_INT(WEXITSTATUS(system(cmd)), 2); /* out of bounds: refuses to start */
+    free(bin);
+
+    harness_devkafka_t k;
+    char *const envp[] = {"BATON_DEVKAFKA_PARTITIONS=2", "BATON_DEVKAFKA_BROKERS=3", NULL};
+    ASSERT_EQ_INT(harness_devkafka_start_env(&k, envp), 0);
+    /* three brokers, all on loopback */
+    int commas = 0;
+    for (const char *c = k.bootstrap; *c; c++)
+        commas += *c == ',';
+    ASSERT_EQ_INT(commas, 2);
+    ASSERT_EQ_INT(strncmp(k.bootstrap, "127.0.0.1:", 10), 0);
+    /* the ready line on stdout carries the same list */
+    char *log = harness_read_file(k.log);
+    ASSERT_NOT_NULL(log);
+    char want[600];
+    snprintf(want, sizeof want, "\"bootstrap\":\"%s\"", k.bootstrap);
+    ASSERT_CONTAINS(log, want);
+    ASSERT_CONTAINS(log, "\"msg\":\"devkafka ready\"");
+    free(log);
+    if (system("command -v kcat >/dev/null 2>&1") == 0) {
+        snprintf(cmd, sizeof cmd, "kcat -L -m 5 -b '%s' -t baton.timers.v1 2>&1", k.bootstrap);
+        char *md = run_capture(cmd, &status);
+        ASSERT_EQ_INT(status, 0);
+        ASSERT_CONTAINS(md, "topic \"baton.timers.v1\" with 2 partitions");
+        free(md);
+    }
+    ASSERT_EQ_INT(harness_kill(k.pid, SIGTERM), 0);
+    ASSERT_EQ_INT(harness_wait_exit(k.pid, 5000, &status), 0);
+    ASSERT_TRUE(WIFEXITED(status));
+    ASSERT_EQ_INT(WEXITSTATUS(status), 0);
+    ASSERT_TRUE(access(k.bootstrap_file, F_OK) != 0); /* no stale list left behind */
+}
+
+/* The ASSIGNED callback chooses where consumption starts (a service's applied offset + 1). */
+static void rb_start_at_3(baton_kafka_consumer_t *c, baton_kafka_rebalance_t ev,
+                          baton_kafka_partition_t *parts, size_t n, void *opaque)
+{
+    if (ev != BATON_KAFKA_ASSIGNED)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        ASSERT_EQ_INT(parts[i].offset, BATON_KAFKA_OFFSET_STORED); /* nothing committed yet */
+        parts[i].offset = 3;
+    }
+    *(int *)opaque += (int)n;
+}
+
+TEST(kafka_it_assign_callback_sets_start_offset)
+{
+    harness_devkafka_t k;
+    start_kafka(&k, "1");
+    baton_kafka_conf_t *conf = it_conf(&k, NULL);
+    char err[256] = "";
+    baton_kafka_producer_t *p = baton_kafka_producer_new(conf, err, sizeof err);
+    ASSERT_NOT_NULL(p);
+    baton_kafka_record_t recs[10];
+    char vals[10][16];
+    for (int i = 0; i < 10; i++) { /* one key: one partition, offsets 0..9 */
+        snprintf(vals[i], sizeof vals[i], "v-%d", i);
+        recs[i] =
+            (baton_kafka_record_t){BATON_TOPIC_DLQ, "same", 4, vals[i], strlen(vals[i]), NULL, 0};
+    }
+    ASSERT_EQ_INT(baton_kafka_produce_batch(p, recs, 10, 10000, err, sizeof err), 0);
+    int assigned = 0;
+    baton_kafka_conf_set_rebalance_cb(conf, rb_start_at_3, &assigned);
+    baton_kafka_consumer_t *c = it_consumer(conf, "it-start", BATON_TOPIC_DLQ);
+    static it_got_t got;
+    memset(&got, 0, sizeof got);
+    consume_until(c, &got, 7, 15000);
+    consume_until(c, &got, 8, 1000);
+    ASSERT_EQ_INT(assigned, 4);
+    ASSERT_EQ_INT(got.n, 7);
+    for (int i = 0; i < got.n; i++) {
+        ASSERT_EQ_INT(got.msgs[i].offset, i + 3);
+        ASSERT_EQ_INT(value_index(&got.msgs[i]), i + 3);
+    }
+    baton_kafka_messages_release(got.msgs, (size_t)got.n);
+    baton_kafka_consumer_free(c);
+    baton_kafka_producer_free(p, 2000);
+    baton_kafka_conf_free(conf);
+    ASSERT_EQ_INT(harness_devkafka_stop(&k), 0);
+}
+
 TEST(kafka_it_batch_commit_resume)
 {
     harness_devkafka_t k;
@@ -178,12 +301,15 @@ TEST(kafka_it_batch_commit_resume)
     char err[256] = "";
     baton_kafka_producer_t *p = baton_kafka_producer_new(conf, err, sizeof err);
     ASSERT_NOT_NULL(p);
+    it_mark("producer up");
     produce_values(p, BATON_TOPIC_INBOUND, 0, 10);
+    it_mark("10 produced");
 
     baton_kafka_consumer_t *c = it_consumer(conf, "it-resume", BATON_TOPIC_INBOUND);
     static it_got_t got; /* large: off the stack */
     memset(&got, 0, sizeof got);
     consume_until(c, &got, 10, 15000);
+    it_mark("10 consumed");
     ASSERT_EQ_INT(got.n, 10);
     int seen[10] = {0};
     for (int i = 0; i < got.n; i++) {
@@ -213,22 +339,22 @@ TEST(kafka_it_batch_commit_resume)
     int committed[10] = {0};
     for (int i = 0; i < 6; i++)
         committed[value_index(&got.msgs[i])] = 1;
-    ASSERT_EQ_INT(baton_kafka_consumer_commit_messages(c, got.msgs, 6, 5000, err, sizeof err),
-                  0);
+    ASSERT_EQ_INT(baton_kafka_consumer_commit_messages(c, got.msgs, 6, 5000, err, sizeof err), 0);
     baton_kafka_messages_release(got.msgs, (size_t)got.n);
     ASSERT_EQ_INT(baton_kafka_consumer_close(c, 5000), 0);
     baton_kafka_consumer_free(c);
+    it_mark("first consumer closed");
 
     /* a new member of the group resumes after the committed offsets */
     c = it_consumer(conf, "it-resume", BATON_TOPIC_INBOUND);
     memset(&got, 0, sizeof got);
     consume_until(c, &got, 4, 15000);
+    it_mark("4 consumed again");
     consume_until(c, &got, 5, 1500); /* and nothing more arrives */
     ASSERT_EQ_INT(got.n, 4);
     for (int i = 0; i < got.n; i++)
         ASSERT_EQ_INT(committed[value_index(&got.msgs[i])], 0);
-    ASSERT_EQ_INT(baton_kafka_consumer_commit_messages(c, got.msgs, 4, 5000, err, sizeof err),
-                  0);
+    ASSERT_EQ_INT(baton_kafka_consumer_commit_messages(c, got.msgs, 4, 5000, err, sizeof err), 0);
     baton_kafka_messages_release(got.msgs, (size_t)got.n);
     baton_kafka_consumer_free(c);
     baton_kafka_producer_free(p, 2000);
@@ -276,8 +402,8 @@ TEST(kafka_it_envelopes_with_headers)
         last_offset = m->offset;
         ASSERT_EQ_INT(m->key_len, 7);
         ASSERT_TRUE(memcmp(m->key, "acme/E1", 7) == 0);
-        Baton__V1__Envelope *back = baton_kafka_envelope_unpack(m->value, m->value_len, err,
-                                                                sizeof err);
+        Baton__V1__Envelope *back =
+            baton_kafka_envelope_unpack(m->value, m->value_len, err, sizeof err);
         ASSERT_NOT_NULL(back);
         ASSERT_EQ_STR(back->id, ids[i]);
         const void *hv;
@@ -358,6 +484,78 @@ TEST(kafka_it_group_split_and_rebalance)
     ASSERT_EQ_INT(harness_devkafka_stop(&k), 0);
 }
 
+#define MT_THREADS 8
+#define MT_EACH 20
+
+typedef struct {
+    baton_kafka_producer_t *p;
+    int id;
+    int failures;
+} mt_arg_t;
+
+static void *mt_main(void *arg)
+{
+    mt_arg_t *a = arg;
+    for (int i = 0; i < MT_EACH; i++) {
+        char key[16], val[16], err[256];
+        snprintf(key, sizeof key, "t%d", a->id);
+        snprintf(val, sizeof val, "v-%d", a->id * MT_EACH + i);
+        baton_kafka_record_t rec = {
+            BATON_TOPIC_INBOUND, key, strlen(key), val, strlen(val), NULL, 0};
+        if (baton_kafka_produce_sync(a->p, &rec, 10000, err, sizeof err) != 0)
+            a->failures++;
+    }
+    return NULL;
+}
+
+/* ingest's pattern: many HTTP threads, each blocking on its own delivery report */
+TEST(kafka_it_produce_sync_many_threads)
+{
+    harness_devkafka_t k;
+    start_kafka(&k, "1");
+    baton_kafka_conf_t *conf = it_conf(&k, NULL);
+    char err[256] = "";
+    baton_kafka_producer_t *p = baton_kafka_producer_new(conf, err, sizeof err);
+    ASSERT_NOT_NULL(p);
+    pthread_t th[MT_THREADS];
+    mt_arg_t args[MT_THREADS];
+    for (int i = 0; i < MT_THREADS; i++) {
+        args[i] = (mt_arg_t){p, i, 0};
+        ASSERT_EQ_INT(pthread_create(&th[i], NULL, mt_main, &args[i]), 0);
+    }
+    for (int i = 0; i < MT_THREADS; i++) {
+        pthread_join(th[i], NULL);
+        ASSERT_EQ_INT(args[i].failures, 0);
+    }
+    baton_kafka_health_t h;
+    baton_kafka_producer_health(p, &h);
+    ASSERT_EQ_INT(h.queued, 0); /* every report was served */
+
+    baton_kafka_consumer_t *c = it_consumer(conf, "it-mt", BATON_TOPIC_INBOUND);
+    static char seen[MT_THREADS * MT_EACH];
+    memset(seen, 0, sizeof seen);
+    int total = 0;
+    static baton_kafka_message_t msgs[IT_MAX];
+    int64_t deadline = baton_mono_ms() + 15000;
+    while (total < MT_THREADS * MT_EACH && baton_mono_ms() < deadline) {
+        int r = baton_kafka_consumer_poll(c, msgs, IT_MAX, 200);
+        ASSERT_TRUE(r >= 0);
+        for (int i = 0; i < r; i++) {
+            int vi = value_index(&msgs[i]);
+            ASSERT_TRUE(vi >= 0 && vi < MT_THREADS * MT_EACH);
+            ASSERT_EQ_INT(seen[vi], 0); /* idempotent producer: no duplicates */
+            seen[vi] = 1;
+        }
+        total += r;
+        baton_kafka_messages_release(msgs, (size_t)r);
+    }
+    ASSERT_EQ_INT(total, MT_THREADS * MT_EACH);
+    baton_kafka_consumer_free(c);
+    baton_kafka_producer_free(p, 2000);
+    baton_kafka_conf_free(conf);
+    ASSERT_EQ_INT(harness_devkafka_stop(&k), 0);
+}
+
 TEST(kafka_it_paused_broker_then_resumed)
 {
     harness_devkafka_t k;
@@ -368,8 +566,8 @@ TEST(kafka_it_paused_broker_then_resumed)
     char err[256] = "";
     baton_kafka_producer_t *p = baton_kafka_producer_new(conf, err, sizeof err);
     ASSERT_NOT_NULL(p);
-    baton_kafka_record_t rec = {.topic = BATON_TOPIC_INBOUND, .key = "k", .key_len = 1,
-                                .value = "v", .value_len = 1};
+    baton_kafka_record_t rec = {
+        .topic = BATON_TOPIC_INBOUND, .key = "k", .key_len = 1, .value = "v", .value_len = 1};
     ASSERT_EQ_INT(baton_kafka_produce_sync(p, &rec, 10000, err, sizeof err), 0);
     baton_kafka_health_t h;
     baton_kafka_producer_health(p, &h);
@@ -414,7 +612,9 @@ TEST(kafka_it_close_bounded_with_broker_down)
     harness_devkafka_t k;
     start_kafka(&k, "1");
     rb_track_t t = {0};
-    baton_kafka_conf_t *conf = it_conf(&k, NULL);
+    tk_logs_t logs;
+    tk_logs_init(&logs);
+    baton_kafka_conf_t *conf = it_conf(&k, &logs);
     baton_kafka_conf_set_rebalance_cb(conf, rb_cb, &t);
     baton_kafka_consumer_t *c = it_consumer(conf, "it-close", BATON_TOPIC_TIMERS);
     static it_got_t got;
@@ -439,6 +639,8 @@ TEST(kafka_it_close_bounded_with_broker_down)
     t0 = baton_mono_ms();
     baton_kafka_consumer_free(c);
     ASSERT_TRUE(baton_mono_ms() - t0 < 3000);
+    ASSERT_TRUE(tk_logs_count(&logs) > 0); /* e.g. the connection refusals */
+    ASSERT_EQ_INT(tk_logs_foreign(&logs), 0);
     baton_kafka_conf_free(conf);
     ASSERT_EQ_INT(harness_devkafka_stop(&k), 0);
 }

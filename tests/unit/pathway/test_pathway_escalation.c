@@ -38,7 +38,7 @@ TEST(pathway_escalation_timing)
     ASSERT_EQ_INT(pw_fire_until(&w, T0 + 15 * MIN - 1), 0);
     /* 15m: the ack deadline passes (reminder to the owner), then step 1 notifies the lead */
     ASSERT_EQ_INT(pw_step(&w, pw_timer(&w, 0, "a", "ack_deadline", 0, T0 + 15 * MIN)), 0);
-    expect_types(&w, "notification.requested");
+    expect_types(&w, "task.deadline_missed notification.requested");
     const Baton__V1__NotificationRequest *n =
         pw_find(&w.out, "notification.requested", 0)->notification_request;
     ASSERT_EQ_STR(n->kind, "reminder");
@@ -94,16 +94,22 @@ TEST(pathway_escalation_timing)
     ASSERT_EQ_INT(pw_task(&w, 0, "a")->escalation_level, 4);
     ASSERT_EQ_INT(pw_find(&w.out, "task.escalated", 0)->task_escalated->repeat, 1);
     ASSERT_EQ_INT(pw_task(&w, 0, "a")->step_fired[2], 2);
+    /* a repeat that fires late (an outage) does not replay the missed ones */
+    Baton__V1__Envelope *late = pw_timer(&w, 0, "a", "escalation", 2, T0 + 250 * MIN);
+    ASSERT_EQ_INT(late->timer_fired->due_at_ms, T0 + 180 * MIN);
+    ASSERT_EQ_INT(pw_step(&w, late), 0);
+    ASSERT_EQ_INT(pw_task(&w, 0, "a")->escalation_level, 5);
+    ASSERT_EQ_INT(pw_find(&w.out, "timer.schedule", 0)->timer_schedule->due_at_ms, T0 + 270 * MIN);
 
     /* completion cancels the pending repeat; the timer, if it still fires, is ignored */
-    Baton__V1__Envelope *stale = pw_timer(&w, 0, "a", "escalation", 2, T0 + 180 * MIN);
+    Baton__V1__Envelope *stale = pw_timer(&w, 0, "a", "escalation", 2, T0 + 280 * MIN);
     char want_id[64];
     snprintf(want_id, sizeof(want_id), "%s", stale->timer_fired->timer_id);
-    staff(&w, "done", T0 + 160 * MIN, "a", BATON__V1__ACTION__ACTION_COMPLETE, "ld1", "");
+    staff(&w, "done", T0 + 260 * MIN, "a", BATON__V1__ACTION__ACTION_COMPLETE, "ld1", "");
     ASSERT_EQ_STR(pw_find(&w.out, "timer.cancel", 0)->timer_cancel->timer_id, want_id);
     ASSERT_EQ_INT(pw_step(&w, stale), 0);
     ASSERT_EQ_INT(w.out.n, 0);
-    ASSERT_EQ_INT(pw_task(&w, 0, "a")->escalation_level, 4);
+    ASSERT_EQ_INT(pw_task(&w, 0, "a")->escalation_level, 5);
     pw_world_free(&w);
 }
 
@@ -205,5 +211,61 @@ TEST(pathway_escalation_reassign_gap_keeps_owner)
     ASSERT_EQ_INT(pw_task(&w, 0, "a")->escalation_level, 2);
     expect_types(&w, "task.escalated coverage.gap");
     ASSERT_EQ_STR(pw_find(&w.out, "task.escalated", 0)->task_escalated->target_person, "");
+    pw_world_free(&w);
+}
+
+/* The ack / completion windows running out are recorded as task.deadline_missed (an SLA
+ * breach), once per window, before the reminder; a window that was met records nothing. */
+TEST(pathway_deadline_missed)
+{
+    pw_world_t w;
+    start(&w);
+    const char *task_id = pw_task(&w, 0, "a")->task_id;
+    char tid[BATON_ID_LEN];
+    baton_strlcpy(tid, task_id, sizeof(tid));
+    ASSERT_EQ_INT(pw_step(&w, pw_timer(&w, 0, "a", "ack_deadline", 0, T0 + 15 * MIN + 3)), 0);
+    expect_types(&w, "task.deadline_missed notification.requested");
+    const Baton__V1__Envelope *e = pw_find(&w.out, "task.deadline_missed", 0);
+    ASSERT_EQ_INT(e->body_case, BATON__V1__ENVELOPE__BODY_TASK_DEADLINE_MISSED);
+    ASSERT_EQ_STR(e->causation_id, "tf-1");
+    ASSERT_EQ_STR(e->producer, "router");
+    ASSERT_EQ_INT(e->occurred_at_ms, T0 + 15 * MIN + 3);
+    const Baton__V1__TaskDeadlineMissed *d = e->task_deadline_missed;
+    ASSERT_EQ_STR(d->deadline, "ack");
+    ASSERT_EQ_INT(d->due_at_ms, T0 + 15 * MIN); /* the window's end, not the firing time */
+    ASSERT_EQ_STR(d->task->task_id, tid);
+    ASSERT_EQ_STR(d->task->stage, "a");
+    ASSERT_EQ_STR(d->task->status, "ready");
+    ASSERT_EQ_STR(d->task->owner, "ph1");
+    ASSERT_EQ_STR(d->task->pathway, "flow");
+    ASSERT_EQ_INT(d->task->escalation_level, 0);
+    ASSERT_EQ_INT(pw_task(&w, 0, "a")->ack_breached, 1);
+    /* the id is derived from the input: the same firing gives the same id */
+    char want[BATON_ID_LEN];
+    char *purpose = baton_xasprintf("%s/task.deadline_missed/a#0", w.st[0]->instance_id);
+    baton_derived_id("tf-1", purpose, want);
+    free(purpose);
+    ASSERT_EQ_STR(e->id, want);
+
+    /* acknowledged late, then the completion window runs out: deadline "complete" */
+    staff(&w, "ack", T0 + 20 * MIN, "a", BATON__V1__ACTION__ACTION_ACK, "ph1", "");
+    ASSERT_EQ_INT(pw_step(&w, pw_timer(&w, 0, "a", "complete_deadline", 0, T0 + 120 * MIN)), 0);
+    expect_types(&w, "task.deadline_missed notification.requested");
+    d = pw_find(&w.out, "task.deadline_missed", 0)->task_deadline_missed;
+    ASSERT_EQ_STR(d->deadline, "complete");
+    ASSERT_EQ_INT(d->due_at_ms, T0 + 120 * MIN);
+    ASSERT_EQ_STR(d->task->status, "accepted");
+    ASSERT_EQ_INT(pw_task(&w, 0, "a")->complete_breached, 1);
+    pw_world_free(&w);
+
+    /* windows that were met: the deadline timers find nothing to record */
+    start(&w);
+    staff(&w, "ack", T0 + MIN, "a", BATON__V1__ACTION__ACTION_ACK, "ph1", "");
+    ASSERT_EQ_INT(pw_step(&w, pw_timer(&w, 0, "a", "ack_deadline", 0, T0 + 15 * MIN)), 0);
+    ASSERT_EQ_INT(w.out.n, 0);
+    staff(&w, "done", T0 + 2 * MIN, "a", BATON__V1__ACTION__ACTION_COMPLETE, "ph1", "");
+    ASSERT_EQ_INT(pw_count(&w.out, "task.deadline_missed"), 0);
+    ASSERT_EQ_INT(pw_task(&w, 0, "a")->ack_breached, 0);
+    ASSERT_EQ_INT(pw_task(&w, 0, "a")->complete_breached, 0);
     pw_world_free(&w);
 }

@@ -425,6 +425,13 @@ TEST(pathway_dedup_applied_events)
     ASSERT_EQ_INT(pw_step(&w, pw_staff("k1", T0, w.st[0], "a", ACK, "ph1", "", NULL)), 0);
     ASSERT_EQ_INT(w.out.n, 0); /* replay: dropped, not a 409 */
     ASSERT_EQ_STR(w.st[0]->applied_event_ids[w.st[0]->n_applied_event_ids - 1], "k1");
+    /* a timer for an instance that is not there: ignored */
+    Baton__V1__Envelope *tf = pw_timer(&w, 0, "a", "complete_deadline", 0, T0 + 120 * MIN);
+    free(tf->timer_fired->instance_id);
+    tf->timer_fired->instance_id = baton_xstrdup("gone");
+    ASSERT_EQ_INT(pw_step(&w, tf), 0);
+    ASSERT_EQ_INT(w.out.n, 0);
+    ASSERT_EQ_INT(pw_task(&w, 0, "a")->complete_breached, 0);
     pw_world_free(&w);
 }
 
@@ -525,5 +532,39 @@ TEST(pathway_shipped_prior_auth_denial_branch)
     ASSERT_EQ_STR(pw_task(&w, 0, "schedule_service")->owner, "sc1");
     ASSERT_EQ_INT(act(&w, "s4", T0, "schedule_service", COMPLETE, "sc1", "", NULL), 0);
     ASSERT_EQ_STR(w.st[0]->status, "completed");
+    pw_world_free(&w);
+}
+
+TEST(pathway_shipped_shift_handoff_and_consult)
+{
+    pw_world_t w;
+    pw_world_init(&w, BATON_SOURCE_DIR "/pathways");
+    ASSERT_EQ_INT(
+        pw_step(&w, pw_clinical("h1", "handoff.given", T0, "E1", "fall_risk=very_high", NULL)), 0);
+    ASSERT_EQ_INT(w.n, 1);
+    ASSERT_EQ_STR(w.st[0]->pathway, "shift_handoff");
+    ASSERT_EQ_STR(pw_task(&w, 0, "accept_handoff")->owner, "rn1");
+    ASSERT_EQ_STR(pw_task(&w, 0, "fall_risk_check")->status, "");
+    ASSERT_EQ_INT(act(&w, "s1", T0 + MIN, "accept_handoff", COMPLETE, "rn1", "nurse", NULL), 0);
+    ASSERT_EQ_STR(pw_task(&w, 0, "confirm_open_tasks")->status, "ready");
+    ASSERT_EQ_STR(pw_task(&w, 0, "fall_risk_check")->status, "ready"); /* any of the list */
+    ASSERT_EQ_INT(pw_task(&w, 0, "fall_risk_check")->activated_at_ms, T0 + MIN);
+    /* a transfer cancels the handoff */
+    ASSERT_EQ_INT(pw_step(&w, pw_clinical("tr", "adt.transfer", T0 + 2 * MIN, "E1", NULL)), 0);
+    ASSERT_EQ_STR(w.st[0]->status, "cancelled");
+    ASSERT_EQ_INT(pw_count(&w.out, "task.cancelled"), 2);
+    pw_world_free(&w);
+
+    pw_world_init(&w, BATON_SOURCE_DIR "/pathways");
+    pw_roster_add(&w.roster, "consultant", "", "dr1");
+    ASSERT_EQ_INT(
+        pw_step(&w, pw_clinical("c1", "consult.requested", T0, "E1", "priority=routine", NULL)), 0);
+    ASSERT_EQ_STR(pw_task(&w, 0, "accept")->owner, "dr1");
+    ASSERT_EQ_INT(pw_task(&w, 0, "stat_callback")->skipped, 1);
+    ASSERT_EQ_INT(act(&w, "s1", T0, "accept", COMPLETE, "dr1", "consultant", NULL), 0);
+    ASSERT_EQ_INT(act(&w, "s2", T0, "see_patient", COMPLETE, "dr1", "consultant", NULL), 0);
+    ASSERT_EQ_INT(pw_step(&w, pw_clinical("n1", "consult.note_signed", T0 + 60 * MIN, "E1", NULL)),
+                  0);
+    expect_types(&w, "task.completed timer.cancel timer.cancel instance.completed");
     pw_world_free(&w);
 }

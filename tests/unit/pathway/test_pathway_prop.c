@@ -150,8 +150,6 @@ static void run(uint64_t seed, int steps, char digest[65], int *completed, int *
             free(buf);
             *escalations += !strcmp(w.out.items[k].env->type, "task.escalated");
             *completed += !strcmp(w.out.items[k].env->type, "instance.completed");
-            if (getenv("PW_TRACE"))
-                fprintf(stderr, "%d %s\n", i, w.out.items[k].env->type);
         }
         for (size_t k = 0; k < w.n; k++) {
             size_t len;

@@ -11,9 +11,9 @@ static int parse(const char *csv, baton_roster_shifts_t *out, baton_roster_error
 TEST(roster_csv_basic)
 {
     /* BOM, CRLF, columns in another order and case, an extra column, default tier, no unit */
-    const char *csv = "\xEF\xBB\xBFPerson,END,Start,Role,Notes,Facility,Tenant,Unit\r\n"
-                      "p1,2030-01-01T20:00:00Z,2030-01-01T08:00:00Z,nurse,x,F1,acme,4W\r\n"
-                      "p2,2030-01-01T20:00:00Z,2030-01-01T08:00:00+01:00,nurse,,F1,acme,\r\n";
+    const char *csv = "\xEF\xBB\xBFPerson,END,Start,Role,Notes,Facility,Tenant,Unit,ID\r\n"
+                      "p1,2030-01-01T20:00:00Z,2030-01-01T08:00:00Z,nurse,x,F1,acme,4W,7\r\n"
+                      "p2,2030-01-01T20:00:00Z,2030-01-01T08:00:00+01:00,nurse,,F1,acme,,7\r\n";
     baton_roster_shifts_t s = BATON_ROSTER_SHIFTS_INIT;
     baton_roster_errors_t e = BATON_ROSTER_ERRORS_INIT;
     ASSERT_EQ_INT(parse(csv, &s, &e), 0);
@@ -70,7 +70,7 @@ TEST(roster_csv_errors_every_line)
             "acme,F1,4W,nurse,,2030-01-01T08:00:00Z,2030-01-01T20:00:00Z,1\n"    /* 4 */
             "acme,F1,4W,nurse,p1,2030-01-01 08:00,2030-01-01T20:00:00Z,1\n"      /* 5 */
             "acme,F1,4W,nurse,p1,2030-01-01T08:00:00Z,2030-01-01T20:00:00Z,0\n"  /* 6 */
-            "acme,F1,4W,nurse:x,p1,2030-01-01T08:00:00Z,2030-01-01T20:00:00Z,\n" /* 7 */
+            "acme,F1,4W,nurse x,p1,2030-01-01T08:00:00Z,2030-01-01T20:00:00Z,\n" /* 7 */
             "\n"                                                                 /* 8 blank */
             "acme,F1,4W,nurse,p1,2030-01-01T08:00:00Z,2030-01-01T08:00:00Z,x\n"  /* 9 */
             "acme,F1,4W,nurse,p1,2030-01-01T08:00:00Z,2030-01-16T08:00:00Z\n"    /* 10 */
@@ -79,20 +79,19 @@ TEST(roster_csv_errors_every_line)
     baton_roster_shifts_t s = BATON_ROSTER_SHIFTS_INIT;
     baton_roster_errors_t e = BATON_ROSTER_ERRORS_INIT;
     ASSERT_EQ_INT(parse(csv, &s, &e), BATON_EINVAL);
-    ASSERT_EQ_STR(errs_text(&e),
-                  "line 3: end before start\n"
-                  "line 4: missing person\n"
-                  "line 5: start is not an RFC 3339 time\n"
-                  "line 6: tier must be an integer from 1 to 99\n"
-                  "line 7: role must be 1-64 characters of A-Z a-z 0-9 . _ - @\n"
-                  "line 9: end equals start\n"
-                  "line 9: tier must be an integer from 1 to 99\n"
-                  "line 10: shift longer than 14 days\n"
-                  "line 12: missing facility\n"
-                  "line 12: missing role\n"
-                  "line 12: missing person\n"
-                  "line 12: missing start\n"
-                  "line 12: missing end");
+    ASSERT_EQ_STR(errs_text(&e), "line 3: end before start\n"
+                                 "line 4: missing person\n"
+                                 "line 5: start is not an RFC 3339 time\n"
+                                 "line 6: tier must be an integer from 1 to 99\n"
+                                 "line 7: role must be 1-64 characters of A-Z a-z 0-9 . _ : @ -\n"
+                                 "line 9: end equals start\n"
+                                 "line 9: tier must be an integer from 1 to 99\n"
+                                 "line 10: shift longer than 14 days\n"
+                                 "line 12: missing facility\n"
+                                 "line 12: missing role\n"
+                                 "line 12: missing person\n"
+                                 "line 12: missing start\n"
+                                 "line 12: missing end");
     ASSERT_EQ_INT(e.total, 13);
     ASSERT_EQ_INT(s.n, 0);
     baton_roster_errors_free(&e);
@@ -222,9 +221,8 @@ TEST(roster_csv_tenants_and_duplicates)
                           "other,F1,4W,nurse,p1,2030-01-01T08:00:00Z,2030-01-01T20:00:00Z,1\n"
                           "acme,F1,4W,nurse,p1,2030-01-01T08:00:00Z,2030-01-01T20:00:00Z,2\n";
     ASSERT_EQ_INT(parse(csv, &s, &e), BATON_EINVAL);
-    ASSERT_EQ_STR(errs_text(&e),
-                  "line 3: tenant differs from line 2 (one tenant per import)\n"
-                  "line 4: same shift id as line 2 with different content");
+    ASSERT_EQ_STR(errs_text(&e), "line 3: tenant differs from line 2 (one tenant per import)\n"
+                                 "line 4: same shift id as line 2 with different content");
     baton_roster_errors_free(&e);
 
     /* the caller's tenant */
@@ -237,11 +235,17 @@ TEST(roster_csv_tenants_and_duplicates)
     baton_roster_shifts_free(&s);
 
     /* explicit ids: one id for two different shifts is an error */
-    const char *ids = "id,tenant,facility,role,person,start,end\n"
+    const char *ids = "shift_id,tenant,facility,role,person,start,end\n"
                       "s-1,acme,F1,nurse,p1,2030-01-01T08:00:00Z,2030-01-01T20:00:00Z\n"
                       "s-1,acme,F1,nurse,p2,2030-01-01T08:00:00Z,2030-01-01T20:00:00Z\n";
     ASSERT_EQ_INT(parse(ids, &s, &e), BATON_EINVAL);
     ASSERT_EQ_STR(errs_text(&e), "line 3: same shift id as line 2 with different content");
+    baton_roster_errors_free(&e);
+    const char *bad_id = "shift_id,tenant,facility,role,person,start,end\n"
+                         "s 1,acme,F1,nurse,p1,2030-01-01T08:00:00Z,2030-01-01T20:00:00Z\n";
+    ASSERT_EQ_INT(parse(bad_id, &s, &e), BATON_EINVAL);
+    ASSERT_EQ_STR(errs_text(&e),
+                  "line 2: shift_id must be 1-64 characters of A-Z a-z 0-9 . _ : @ -");
     baton_roster_errors_free(&e);
 }
 
@@ -262,8 +266,7 @@ TEST(roster_csv_derived_ids)
     ASSERT_EQ_STR(a.v[0].id, b.v[0].id);
     ASSERT_TRUE(strcmp(a.v[0].id, a.v[1].id) != 0);
     char expect[BATON_ID_LEN];
-    baton_derived_id("acme",
-                     "shift|F1|4W|nurse|p1|1893484800000|1893528000000", expect);
+    baton_derived_id("acme", "shift|F1|4W|nurse|p1|1893484800000|1893528000000", expect);
     ASSERT_EQ_STR(a.v[0].id, expect);
     baton_roster_shifts_free(&a);
     baton_roster_shifts_free(&b);
@@ -281,7 +284,7 @@ TEST(roster_csv_no_values_in_errors)
     ASSERT_TRUE(strstr(json, "12345") == NULL);
     ASSERT_TRUE(strstr(json, "Jane") == NULL);
     ASSERT_EQ_STR(json, "[{\"line\":2,\"detail\":\"line 2: person must be 1-64 characters of "
-                        "A-Z a-z 0-9 . _ - @\"},{\"line\":3,\"detail\":\"line 3: start is not "
+                        "A-Z a-z 0-9 . _ : @ -\"},{\"line\":3,\"detail\":\"line 3: start is not "
                         "an RFC 3339 time\"}]");
     free(json);
     baton_roster_errors_free(&e);

@@ -133,14 +133,13 @@ TEST(roster_redis_reimport_idempotent)
 TEST(roster_redis_given_id_moves)
 {
     baton_redis_t *r = start();
-    import(r, "id,tenant,facility,unit,role,person,start,end\n"
+    import(r, "shift_id,tenant,facility,unit,role,person,start,end\n"
               "s-1,acme,F1,4W,nurse,p1,2030-01-01T08:00:00Z,2030-01-01T20:00:00Z\n");
     ASSERT_EQ_STR(resolve(r, "acme", "4W", "2030-01-01T12:00:00Z", NULL, 0).person, "p1");
     /* the same id, now on another unit and person: the old entry is gone */
-    import(r, "id,tenant,facility,unit,role,person,start,end\n"
+    import(r, "shift_id,tenant,facility,unit,role,person,start,end\n"
               "s-1,acme,F1,5E,nurse,p2,2030-01-01T09:00:00Z,2030-01-01T20:00:00Z\n");
-    ASSERT_EQ_INT(resolve(r, "acme", "4W", "2030-01-01T12:00:00Z", NULL, 0).why,
-                  BATON_ROSTER_NONE);
+    ASSERT_EQ_INT(resolve(r, "acme", "4W", "2030-01-01T12:00:00Z", NULL, 0).why, BATON_ROSTER_NONE);
     baton_roster_resolution_t x = resolve(r, "acme", "5E", "2030-01-01T12:00:00Z", NULL, 0);
     ASSERT_EQ_STR(x.person, "p2");
     ASSERT_EQ_STR(x.shift_id, "s-1");
@@ -156,8 +155,7 @@ TEST(roster_redis_given_id_moves)
     ASSERT_EQ_INT(baton_roster_shift_delete(r, "acme", "s-1", err, sizeof err), 0);
     ASSERT_EQ_INT(baton_roster_shift_delete(r, "acme", "s-1", err, sizeof err), BATON_ENOENT);
     ASSERT_EQ_INT(baton_roster_shift_get(r, "acme", "s-1", &s, err, sizeof err), BATON_ENOENT);
-    ASSERT_EQ_INT(resolve(r, "acme", "5E", "2030-01-01T12:00:00Z", NULL, 0).why,
-                  BATON_ROSTER_NONE);
+    ASSERT_EQ_INT(resolve(r, "acme", "5E", "2030-01-01T12:00:00Z", NULL, 0).why, BATON_ROSTER_NONE);
     ASSERT_EQ_INT(dbsize(r), 0);
     baton_redis_free(r);
 }
@@ -205,8 +203,7 @@ TEST(roster_redis_tenant_isolation)
     char err[256] = "";
     ASSERT_EQ_INT(baton_roster_person_put(r, p, err, sizeof err), 0);
     baton_roster_person_free(p);
-    ASSERT_EQ_INT(baton_roster_person_get(r, "globex", "u-day", &p, err, sizeof err),
-                  BATON_ENOENT);
+    ASSERT_EQ_INT(baton_roster_person_get(r, "globex", "u-day", &p, err, sizeof err), BATON_ENOENT);
     ASSERT_NULL(p);
     ASSERT_EQ_INT(baton_roster_person_get(r, "acme}:person:u-day", "x", &p, err, sizeof err),
                   BATON_ENOENT);
@@ -220,6 +217,72 @@ TEST(roster_redis_tenant_isolation)
                     strncmp(k, "baton:roster:{globex}:", 22) == 0);
     }
     freeReplyObject(reply);
+    baton_redis_free(r);
+}
+
+TEST(roster_redis_colons_in_names)
+{
+    /* (facility "F:1", unit "4W") and (facility "F", unit "1:4W") must not share an index */
+    baton_redis_t *r = start();
+    import(r, "tenant,facility,unit,role,person,start,end\n"
+              "acme,F:1,4W,nurse,p-a,2030-01-01T08:00:00Z,2030-01-01T20:00:00Z\n"
+              "acme,F,1:4W,nurse,p-b,2030-01-01T08:00:00Z,2030-01-01T20:00:00Z\n");
+    baton_roster_query_t q = {"acme", "F:1", "4W", "nurse", ts("2030-01-01T12:00:00Z"), NULL, 0};
+    baton_roster_resolution_t x;
+    char err[256] = "";
+    ASSERT_EQ_INT(baton_roster_resolve(r, &q, &x, err, sizeof err), 0);
+    ASSERT_EQ_STR(x.person, "p-a");
+    const char *declined[] = {"p-a"};
+    q.exclude = declined;
+    q.nexclude = 1;
+    ASSERT_EQ_INT(baton_roster_resolve(r, &q, &x, err, sizeof err), 0);
+    ASSERT_EQ_INT(x.why, BATON_ROSTER_NONE);
+    q = (baton_roster_query_t){"acme", "F", "1:4W", "nurse", ts("2030-01-01T12:00:00Z"), NULL, 0};
+    ASSERT_EQ_INT(baton_roster_resolve(r, &q, &x, err, sizeof err), 0);
+    ASSERT_EQ_STR(x.person, "p-b");
+    ASSERT_EQ_INT(integer(r, "EXISTS %s", "baton:roster:{acme}:unit:F%3A1:4W:nurse"), 1);
+    ASSERT_EQ_INT(integer(r, "EXISTS %s", "baton:roster:{acme}:unit:F:1%3A4W:nurse"), 1);
+    baton_redis_free(r);
+}
+
+TEST(roster_redis_fetch_index)
+{
+    /* one read per index, then any number of queries in memory (the router's batches) */
+    baton_redis_t *r = start();
+    import(r, ROSTER);
+    baton_roster_shifts_t s = BATON_ROSTER_SHIFTS_INIT;
+    char err[256] = "";
+    int64_t from = ts("2030-01-01T10:00:00Z"), to = ts("2030-01-01T21:00:00Z");
+    ASSERT_EQ_INT(
+        baton_roster_fetch_index(r, "acme", "F1", "4W", "nurse", from, to, &s, err, sizeof err), 0);
+    ASSERT_EQ_INT(s.n, 3);
+    ASSERT_EQ_STR(s.v[0].unit, "4W");
+    ASSERT_EQ_INT(s.v[0].start_ms, ts("2030-01-01T08:00:00Z"));
+    ASSERT_EQ_INT(
+        baton_roster_fetch_index(r, "acme", "F1", NULL, "nurse", from, to, &s, err, sizeof err), 0);
+    ASSERT_EQ_INT(s.n, 5); /* appended */
+    ASSERT_EQ_STR(s.v[4].unit, "");
+    /* a window that ends before the night shifts start leaves them out */
+    baton_roster_shifts_t early = BATON_ROSTER_SHIFTS_INIT;
+    ASSERT_EQ_INT(baton_roster_fetch_index(r, "acme", "F1", "4W", "nurse", from, from, &early, err,
+                                           sizeof err),
+                  0);
+    ASSERT_EQ_INT(early.n, 2);
+    baton_roster_shifts_free(&early);
+    /* names that cannot exist read nothing and are no error */
+    ASSERT_EQ_INT(
+        baton_roster_fetch_index(r, "ac}me", "F1", "4W", "nurse", from, to, &s, err, sizeof err),
+        0);
+    ASSERT_EQ_INT(s.n, 5);
+    const char *times[] = {"2030-01-01T12:00:00Z", "2030-01-01T20:30:00Z"};
+    const char *expect[] = {"u-day", "u-night"};
+    for (int i = 0; i < 2; i++) {
+        baton_roster_query_t q = {"acme", "F1", "4W", "nurse", ts(times[i]), NULL, 0};
+        baton_roster_resolution_t x;
+        ASSERT_EQ_INT(baton_roster_resolve_in(&q, s.v, s.n, &x), 0);
+        ASSERT_EQ_STR(x.person, expect[i]);
+    }
+    baton_roster_shifts_free(&s);
     baton_redis_free(r);
 }
 
@@ -258,8 +321,7 @@ TEST(roster_redis_people)
     ASSERT_EQ_INT(baton_roster_person_get(r, "acme", "bad", &got, err, sizeof err), BATON_EPARSE);
     ASSERT_EQ_INT(baton_roster_person_delete(r, "acme", "p-ana", err, sizeof err), 0);
     ASSERT_EQ_INT(baton_roster_person_delete(r, "acme", "p-ana", err, sizeof err), BATON_ENOENT);
-    ASSERT_EQ_INT(baton_roster_person_get(r, "acme", "p-ana", &got, err, sizeof err),
-                  BATON_ENOENT);
+    ASSERT_EQ_INT(baton_roster_person_get(r, "acme", "p-ana", &got, err, sizeof err), BATON_ENOENT);
     baton_redis_free(r);
 }
 
@@ -278,12 +340,19 @@ TEST(roster_redis_oncall)
     baton_roster_query_t q = {"acme", "F1", "4W", "nurse", ts("2030-01-01T12:00:00Z"), NULL, 0};
     char *json = NULL;
     ASSERT_EQ_INT(baton_roster_oncall(r, &q, &json, err, sizeof err), 0);
-    ASSERT_CONTAINS(json, "\"person\":\"u-day\",\"name\":\"Una Day\",\"resolved_by\":\"unit_shift\"");
+    ASSERT_CONTAINS(json,
+                    "\"person\":\"u-day\",\"name\":\"Una Day\",\"resolved_by\":\"unit_shift\"");
     ASSERT_CONTAINS(json, "\"candidates\":[{\"person\":\"u-day\"");
     ASSERT_CONTAINS(json, "{\"person\":\"u-backup\",\"resolved_by\":\"unit_shift\"");
     ASSERT_CONTAINS(json, "{\"person\":\"f-day\",\"resolved_by\":\"facility_shift\"");
     free(json);
+    /* a name that cannot be stored: a gap, without building a key from it */
     q.tenant = "bad tenant";
+    ASSERT_EQ_INT(baton_roster_oncall(r, &q, &json, err, sizeof err), 0);
+    ASSERT_CONTAINS(json, "\"person\":null,\"resolved_by\":\"none\",\"shift\":null");
+    free(json);
+    q.role = NULL;
+    json = NULL;
     ASSERT_EQ_INT(baton_roster_oncall(r, &q, &json, err, sizeof err), BATON_EINVAL);
     ASSERT_NULL(json);
     baton_redis_free(r);
@@ -296,14 +365,12 @@ TEST(roster_redis_prune)
     char err[256] = "";
     size_t removed = 99;
     /* nothing has ended by the first start */
-    ASSERT_EQ_INT(baton_roster_prune(r, "acme", ts("2030-01-01T08:00:00Z"), &removed, err,
-                                     sizeof err),
-                  0);
+    ASSERT_EQ_INT(
+        baton_roster_prune(r, "acme", ts("2030-01-01T08:00:00Z"), &removed, err, sizeof err), 0);
     ASSERT_EQ_INT(removed, 0);
     /* the three day shifts ended at 20:00 (end inclusive for pruning) */
-    ASSERT_EQ_INT(baton_roster_prune(r, "acme", ts("2030-01-01T20:00:00Z"), &removed, err,
-                                     sizeof err),
-                  0);
+    ASSERT_EQ_INT(
+        baton_roster_prune(r, "acme", ts("2030-01-01T20:00:00Z"), &removed, err, sizeof err), 0);
     ASSERT_EQ_INT(removed, 3);
     ASSERT_EQ_INT(integer(r, "HLEN %s", "baton:roster:{acme}:shifts"), 2);
     ASSERT_EQ_INT(integer(r, "ZCARD %s", "baton:roster:{acme}:unit:F1:4W:nurse"), 1);
@@ -319,6 +386,33 @@ TEST(roster_redis_prune)
     baton_roster_shifts_free(&s);
     ASSERT_EQ_INT(integer(r, "HLEN %s", "baton:roster:{acme}:shifts"), 1);
     ASSERT_EQ_INT(dbsize(r), 3); /* shifts, ends, fac index */
+    baton_redis_free(r);
+}
+
+TEST(roster_redis_large_import)
+{
+    /* the largest request allowed goes through in one script call, and again idempotently */
+    baton_redis_t *r = start();
+    baton_buf_t b = BATON_BUF_INIT;
+    baton_buf_puts(&b, "tenant,facility,unit,role,person,start,end,tier\n");
+    for (int i = 0; i < BATON_ROSTER_MAX_SHIFTS; i++)
+        baton_buf_appendf(&b,
+                          "acme,F1,U%d,nurse,p%d,2030-01-01T08:00:00Z,2030-01-01T20:00:00Z,%d\n",
+                          i % 50, i, 1 + i % 5);
+    int64_t t0 = baton_mono_ms();
+    import(r, b.data);
+    import(r, b.data);
+    int64_t took = baton_mono_ms() - t0;
+    ASSERT_EQ_INT(integer(r, "HLEN %s", "baton:roster:{acme}:shifts"), BATON_ROSTER_MAX_SHIFTS);
+    ASSERT_EQ_INT(integer(r, "ZCARD %s", "baton:roster:{acme}:unit:F1:U7:nurse"), 200);
+    /* U7 holds p7, p57, p107, ..., all tier 3 and starting together: the person id decides */
+    baton_roster_resolution_t x = resolve(r, "acme", "U7", "2030-01-01T12:00:00Z", NULL, 0);
+    ASSERT_EQ_INT(x.tier, 3);
+    ASSERT_EQ_STR(x.person, "p1007");
+    fprintf(stderr, "two imports of %d shifts: %lld ms\n", BATON_ROSTER_MAX_SHIFTS,
+            (long long)took);
+    ASSERT_TRUE(took < 15000);
+    baton_buf_free(&b);
     baton_redis_free(r);
 }
 

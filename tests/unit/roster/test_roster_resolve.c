@@ -153,13 +153,40 @@ TEST(roster_resolve_scoping)
     q.facility = "F2";
     ASSERT_EQ_INT(resolve(&q, v, 1).why, BATON_ROSTER_NONE);
     ASSERT_EQ_INT(resolve(&q, NULL, 0).why, BATON_ROSTER_NONE);
-    /* names that could not be stored are a bad query */
+    /* names that could never be stored: nobody covers them */
     baton_roster_resolution_t r;
     q = query("4W", "2030-01-01T12:00:00Z");
     q.tenant = "acme}:x";
-    ASSERT_EQ_INT(baton_roster_resolve_in(&q, v, 1, &r), BATON_EINVAL);
+    ASSERT_EQ_INT(baton_roster_resolve_in(&q, v, 1, &r), 0);
+    ASSERT_EQ_INT(r.why, BATON_ROSTER_NONE);
+    /* a query without tenant, facility or role is a programming error */
     q.tenant = NULL;
     ASSERT_EQ_INT(baton_roster_resolve_in(&q, v, 1, &r), BATON_EINVAL);
+    q.tenant = "acme";
+    q.role = "";
+    ASSERT_EQ_INT(baton_roster_resolve_in(&q, v, 1, &r), BATON_EINVAL);
+}
+
+TEST(roster_identifiers)
+{
+    ASSERT_EQ_INT(baton_roster_ident_ok("4W"), 1);
+    ASSERT_EQ_INT(baton_roster_ident_ok("ward:4-W.a_b@x"), 1);
+    ASSERT_EQ_INT(baton_roster_ident_ok(""), 0);
+    ASSERT_EQ_INT(baton_roster_ident_ok(NULL), 0);
+    ASSERT_EQ_INT(baton_roster_ident_ok("4 W"), 0);
+    ASSERT_EQ_INT(baton_roster_ident_ok("a|b"), 0);
+    ASSERT_EQ_INT(baton_roster_ident_ok("a%3A"), 0);
+    ASSERT_EQ_INT(baton_roster_ident_ok("\xc3\xa9"), 0);
+    char long_id[66];
+    memset(long_id, 'a', 65);
+    long_id[65] = '\0';
+    ASSERT_EQ_INT(baton_roster_ident_ok(long_id), 0);
+    long_id[64] = '\0';
+    ASSERT_EQ_INT(baton_roster_ident_ok(long_id), 1);
+    ASSERT_EQ_INT(baton_roster_tenant_ok("acme-2.x_y"), 1);
+    ASSERT_EQ_INT(baton_roster_tenant_ok("acme:x"), 0);
+    ASSERT_EQ_INT(baton_roster_tenant_ok("a}b"), 0);
+    ASSERT_EQ_INT(baton_roster_tenant_ok("a@b"), 0);
 }
 
 TEST(roster_oncall_json_answer)

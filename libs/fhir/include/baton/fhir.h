@@ -17,7 +17,8 @@
  *   (else the last one not planned). Display-only and contained ("#x") references are ignored.
  *   attributes: encounter_status (the FHIR code), patient_class (class: IMP/ACUTE/NONAC →
  *   inpatient, AMB → outpatient, EMER → emergency, OBSENC → observation, HH → home_health,
- *   VR → virtual, PRENC → preadmission, SS → short_stay, other → the code in lower case),
+ *   VR → virtual, PRENC → preadmission, SS → short_stay, other → the code folded to
+ *   [a-z0-9_]),
  *   disposition (hospitalization.dischargeDisposition: discharge-disposition codes as they are
  *   (home, snf, rehab, ...); SNOMED 306689006 → home; v2-0112 01 → home, 03 → snf,
  *   06 → home_health; any other code as it is), admit_source (hospitalization.admitSource code).
@@ -35,8 +36,8 @@
  *   patient = subject (Patient), encounter = encounter; attributes: order_status, intent,
  *   priority, category (consult | referral | discharge | first category code), order_code
  *   (first code.coding code), specialty (performerType: first coding code, else its text),
- *   requester ("Practitioner/x"). occurred_at: authoredOn, meta.lastUpdated (revoked and
- *   completed: meta.lastUpdated first).
+ *   requester ("Practitioner/x"), unit (locationReference[0] Location id). occurred_at:
+ *   authoredOn, meta.lastUpdated (revoked, completed, entered-in-error: meta.lastUpdated first).
  * Task:
  *   type = <kind>.<status> with the status' '-' turned into '_' (task.completed,
  *   transport.in_progress). kind is Task.code.text, else the first coding code, folded to

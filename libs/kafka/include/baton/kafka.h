@@ -54,8 +54,8 @@ typedef struct baton_kafka_consumer baton_kafka_consumer_t;
 /* A log line or error from librdkafka (or this lib), for the service's logger. facility is
  * librdkafka's short tag ("FAIL", "REQTMOUT", ...) or "ERROR" for error events. May be
  * called from several of the caller's threads at once when several threads produce. */
-typedef void baton_kafka_log_cb(baton_log_level_t level, const char *facility,
-                                const char *message, void *opaque);
+typedef void baton_kafka_log_cb(baton_log_level_t level, const char *facility, const char *message,
+                                void *opaque);
 
 /* ---------------------------------------------------------------- configuration */
 
@@ -117,9 +117,11 @@ int baton_kafka_produce_sync(baton_kafka_producer_t *p, const baton_kafka_record
                              int timeout_ms, char *err, size_t errlen);
 /* Produce n records and wait up to timeout_ms for all their delivery reports. A full local
  * queue is waited out (until the deadline) rather than failed. Returns 0 only if every record
- * was acknowledged, otherwise the first error (see produce_sync). Thread-safe. */
-int baton_kafka_produce_batch(baton_kafka_producer_t *p, const baton_kafka_record_t *recs,
-                              size_t n, int timeout_ms, char *err, size_t errlen);
+ * was acknowledged, otherwise the first error (see produce_sync). Thread-safe. After an error
+ * some of the records may have been (or still be) delivered: retry the whole batch, the
+ * consumers drop duplicates by event id. */
+int baton_kafka_produce_batch(baton_kafka_producer_t *p, const baton_kafka_record_t *recs, size_t n,
+                              int timeout_ms, char *err, size_t errlen);
 
 /* An envelope bound for a topic: key = env->correlation_key, value = the packed envelope,
  * headers = baton_kafka_std_headers(env). */
@@ -132,9 +134,8 @@ typedef struct {
 int baton_kafka_produce_envelope(baton_kafka_producer_t *p, const char *topic,
                                  const Baton__V1__Envelope *env, int timeout_ms, char *err,
                                  size_t errlen);
-int baton_kafka_produce_envelopes(baton_kafka_producer_t *p,
-                                  const baton_kafka_envelope_out_t *outs, size_t n,
-                                  int timeout_ms, char *err, size_t errlen);
+int baton_kafka_produce_envelopes(baton_kafka_producer_t *p, const baton_kafka_envelope_out_t *outs,
+                                  size_t n, int timeout_ms, char *err, size_t errlen);
 
 /* Serve delivery reports, logs, errors and statistics for up to timeout_ms. Call it from the
  * service loop (every ~100 ms) so health stays fresh while nothing is produced. Returns the
@@ -151,12 +152,12 @@ typedef struct {
      * statistics.interval.ms, default here 1000, while the client is polled); -1 = not known
      * yet. 0 after librdkafka reported all brokers down. */
     int brokers_up;
-    bool fatal;             /* unrecoverable: the service should exit and be restarted */
-    int last_error;         /* BATON_E* of the last error seen, 0 if none */
+    bool fatal;     /* unrecoverable: the service should exit and be restarted */
+    int last_error; /* BATON_E* of the last error seen, 0 if none */
     char last_error_text[256];
-    int64_t last_error_ms;  /* wall clock of last_error, 0 if none */
-    int64_t last_ok_ms;     /* last successful delivery (producer) / fetch or commit (consumer) */
-    int queued;             /* producer: messages and requests not yet acknowledged */
+    int64_t last_error_ms; /* wall clock of last_error, 0 if none */
+    int64_t last_ok_ms;    /* last successful delivery (producer) / fetch or commit (consumer) */
+    int queued;            /* producer: messages and requests not yet acknowledged */
 } baton_kafka_health_t;
 
 void baton_kafka_producer_health(baton_kafka_producer_t *p, baton_kafka_health_t *out);
@@ -181,7 +182,8 @@ typedef enum {
  * committed offset (else auto.offset.reset, default here "earliest"). For REVOKED the
  * callback may still commit offsets of those partitions. Messages of revoked partitions that
  * the interrupted poll had collected are dropped from its result (they will be redelivered
- * to the new owner). */
+ * to the new owner). With the default (eager) protocol parts is always the whole set; with
+ * partition.assignment.strategy=cooperative-sticky only the partitions added or removed. */
 typedef void baton_kafka_rebalance_cb(baton_kafka_consumer_t *c, baton_kafka_rebalance_t ev,
                                       baton_kafka_partition_t *parts, size_t n, void *opaque);
 
@@ -203,22 +205,21 @@ typedef struct {
 
 /* A consumer in group group_id (conf is only read). Returns NULL with the reason in err. */
 baton_kafka_consumer_t *baton_kafka_consumer_new(const baton_kafka_conf_t *conf,
-                                                 const char *group_id, char *err,
-                                                 size_t errlen);
+                                                 const char *group_id, char *err, size_t errlen);
 /* Subscribe to n topics (replaces an earlier subscription). 0 or BATON_EINVAL with err. */
-int baton_kafka_consumer_subscribe(baton_kafka_consumer_t *c, const char *const *topics,
-                                   size_t n, char *err, size_t errlen);
+int baton_kafka_consumer_subscribe(baton_kafka_consumer_t *c, const char *const *topics, size_t n,
+                                   char *err, size_t errlen);
 /* Wait up to timeout_ms for a first message, then take (without waiting more) what else has
  * been fetched, up to max. Fills out[0..ret) and returns their count (0 on timeout), or
  * BATON_EIO after a fatal consumer error. Errors and rebalances are served in here. Release
  * the messages with baton_kafka_messages_release. */
-int baton_kafka_consumer_poll(baton_kafka_consumer_t *c, baton_kafka_message_t *out,
-                              size_t max, int timeout_ms);
+int baton_kafka_consumer_poll(baton_kafka_consumer_t *c, baton_kafka_message_t *out, size_t max,
+                              int timeout_ms);
 /* Release messages returned by poll (their fields become invalid). */
 void baton_kafka_messages_release(baton_kafka_message_t *msgs, size_t n);
 /* The last header called name: *value / *len borrowed from the message. 0 or BATON_ENOENT. */
-int baton_kafka_message_header(const baton_kafka_message_t *m, const char *name,
-                               const void **value, size_t *len);
+int baton_kafka_message_header(const baton_kafka_message_t *m, const char *name, const void **value,
+                               size_t *len);
 
 /* Commit offsets (each partition's next offset to read) and wait up to timeout_ms for the
  * group coordinator's answer. Returns 0, BATON_ECONFLICT (rebalanced meanwhile),

@@ -5,9 +5,11 @@
  * (PUT /v1/shifts, POST /v1/shifts:import) and answers GET /v1/oncall; the router resolves an
  * owner or escalation role to a person; the notifier reads a person's contacts and quiet hours.
  *
- * Identifiers (tenant, facility, unit, role, person id, shift id) are 1-64 characters of
- * [A-Za-z0-9._@-]. They appear verbatim inside Redis keys and members, so the separators used
- * there (':', '|', '{', '}', newline) can never occur in them.
+ * Identifiers (facility, unit, role, person id, shift id) are 1-64 characters of
+ * [A-Za-z0-9._:@-]; tenants 1-64 of [A-Za-z0-9._-] (the rules of baton/canon.h, so any event
+ * that validates can be resolved). Inside Redis keys ':' in a facility, unit or role is written
+ * "%3A"; the other separators used in keys and members ('|', '{', '}', '%', newline) can never
+ * occur in an identifier.
  *
  * Resolution rule (DESIGN.md "Rosters"): the candidates are the shifts of (tenant, facility,
  * role) covering t (start <= t < end). Shifts of the asked unit come first (why = unit_shift),
@@ -31,16 +33,20 @@
  * is one pipelined round trip of two ZRANGEBYSCOREs over [t - BATON_ROSTER_MAX_SHIFT_MS, t]
  * (the unit's index and the facility's), filtered by end > t in C. Writes go through one Lua
  * script (all-or-nothing: every shift of a request is validated first, then written in one
- * EVALSHA) which also moves a re-written shift id from its old index entry, and prunes shifts
- * that ended more than BATON_ROSTER_KEEP_MS before "now" (at most 1000 per call; see
- * baton_roster_prune for the rest).
+ * EVALSHA) which also moves a re-written shift id from its old index entry (that key is read
+ * from the shift's record, not declared: it carries the same hash tag, so the same slot), and
+ * prunes shifts that ended at least BATON_ROSTER_KEEP_MS before "now" (at most 1000 per call;
+ * see baton_roster_prune for the rest).
  *
- * Shift ids: the "id" given in the request, else derived from the content
+ * Shift ids: the "id" given in the request (CSV column "shift_id"), else derived from the content
  * (baton_derived_id(tenant, "shift|F|U|R|person|start ms|end ms")), so importing the same
  * roster twice writes the same ids and duplicates nothing; a changed tier overwrites in place.
  *
  * Errors: validation never echoes input values (no PHI in error messages); it names the place
- * (a JSON pointer, or a CSV line) and what is wrong. */
+ * (a JSON pointer, or a CSV line) and what is wrong.
+ *
+ * Threads: the pure functions keep no state and may run concurrently; the Redis calls use the
+ * connection they are given (one baton_redis_t per thread, see baton/redis.h). */
 #ifndef BATON_ROSTER_H
 #define BATON_ROSTER_H
 
@@ -54,14 +60,20 @@
 extern "C" {
 #endif
 
-#define BATON_ROSTER_ID_MAX 64                             /* identifier length limit */
-#define BATON_ROSTER_MAX_SHIFTS 10000                      /* shifts per request / import */
-#define BATON_ROSTER_MAX_BYTES (4u * 1024 * 1024)          /* JSON body or CSV file */
-#define BATON_ROSTER_MAX_ERRORS 100                        /* errors kept (all are counted) */
+#define BATON_ROSTER_ID_MAX 64                              /* identifier length limit */
+#define BATON_ROSTER_MAX_SHIFTS 10000                       /* shifts per request / import */
+#define BATON_ROSTER_MAX_BYTES (4u * 1024 * 1024)           /* JSON body or CSV file */
+#define BATON_ROSTER_MAX_ERRORS 100                         /* errors kept (all are counted) */
 #define BATON_ROSTER_MAX_SHIFT_MS (14LL * 24 * 3600 * 1000) /* longest shift: 14 days */
-#define BATON_ROSTER_KEEP_MS (24LL * 3600 * 1000)          /* ended shifts kept for a day */
+#define BATON_ROSTER_KEEP_MS (24LL * 3600 * 1000)           /* ended shifts kept for a day */
 #define BATON_ROSTER_MAX_TIER 99
 #define BATON_ROSTER_MAX_CONTACTS 16
+
+/* 1 when s (may be NULL) is a valid facility, unit, role, person or shift id:
+ * 1..BATON_ROSTER_ID_MAX characters of [A-Za-z0-9._:@-]. */
+int baton_roster_ident_ok(const char *s);
+/* 1 when s (may be NULL) is a valid tenant: 1..BATON_ROSTER_ID_MAX of [A-Za-z0-9._-]. */
+int baton_roster_tenant_ok(const char *s);
 
 /* ---- validation errors ---- */
 
@@ -77,7 +89,10 @@ typedef struct {
     size_t total; /* all errors found, >= n */
 } baton_roster_errors_t;
 
-#define BATON_ROSTER_ERRORS_INIT {NULL, 0, 0}
+#define BATON_ROSTER_ERRORS_INIT                                                                   \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 /* Frees the entries and empties e (e itself is the caller's). */
 void baton_roster_errors_free(baton_roster_errors_t *e);
 /* The errors as a JSON array for a problem+json "errors" member:
@@ -105,7 +120,7 @@ typedef struct {
 typedef struct {
     char *tenant;
     char *id;
-    char *name; /* display name, UTF-8, 1-200 bytes */
+    char *name;                       /* display name, UTF-8, 1-200 bytes */
     baton_roster_contact_t *contacts; /* in the order given (preference order), 1-16 */
     size_t ncontacts;
     int has_quiet_hours;
@@ -117,7 +132,7 @@ typedef struct {
 /* Parse and validate a person body (PUT /v1/people/{id}; id is the path's). The body may
  * repeat "id", which must then equal `id`. Unknown fields are errors.
  * Returns 0 with *out set (free with baton_roster_person_free), BATON_EINVAL with errs
- * filled (errs must be empty or initialised), or BATON_ETOOBIG. */
+ * filled (errs must be empty or initialised), or BATON_ETOOBIG (body over 64 KiB). */
 int baton_roster_person_parse(const char *id, const char *json, size_t len,
                               baton_roster_person_t **out, baton_roster_errors_t *errs);
 /* Canonical JSON of a person (with "id"); caller frees. */
@@ -144,7 +159,10 @@ typedef struct {
     size_t n;
 } baton_roster_shifts_t;
 
-#define BATON_ROSTER_SHIFTS_INIT {NULL, 0}
+#define BATON_ROSTER_SHIFTS_INIT                                                                   \
+    {                                                                                              \
+        NULL, 0                                                                                    \
+    }
 void baton_roster_shifts_free(baton_roster_shifts_t *s);
 
 /* Parse and validate PUT /v1/shifts: a JSON array of {"tenant", "facility", "unit"?, "role",
@@ -156,11 +174,11 @@ int baton_roster_shifts_parse_json(const char *json, size_t len, const char *ten
                                    baton_roster_shifts_t *out, baton_roster_errors_t *errs);
 
 /* Parse and validate POST /v1/shifts:import: CSV (RFC 4180) with a header row naming the
- * columns tenant, facility, unit, role, person, start, end, tier, id (case-insensitive, any
- * order; unit, tier and id optional; other columns ignored). CRLF, LF or CR line ends, a
- * UTF-8 byte-order mark, blank lines and quoted fields with commas, quotes and line breaks are
- * accepted. Every problem is reported with its line ("line 7: end before start"), in line
- * order. Same contract as baton_roster_shifts_parse_json. */
+ * columns tenant, facility, unit, role, person, start, end, tier, shift_id (case-insensitive,
+ * any order; unit, tier and shift_id optional; other columns, "id" among them, ignored). CRLF, LF
+ * or CR line ends, a UTF-8 byte-order mark, blank lines and quoted fields with commas, quotes and
+ * line breaks are accepted. Every problem is reported with its line ("line 7: end before start"),
+ * in line order. Same contract as baton_roster_shifts_parse_json. */
 int baton_roster_shifts_parse_csv(const char *csv, size_t len, const char *tenant,
                                   baton_roster_shifts_t *out, baton_roster_errors_t *errs);
 
@@ -199,7 +217,8 @@ typedef struct {
 
 /* Apply the resolution rule to in-memory shifts (shifts of other tenants, facilities, units
  * or roles are ignored). Returns 0 (a gap is a result: why = NONE), or BATON_EINVAL for a
- * query missing tenant, facility or role. */
+ * query missing tenant, facility or role (NULL or ""). Names that are not valid identifiers
+ * are not an error: nobody can be on shift for them, so they resolve to a gap. */
 int baton_roster_resolve_in(const baton_roster_query_t *q, const baton_roster_shift_t *shifts,
                             size_t n, baton_roster_resolution_t *out);
 
@@ -230,7 +249,8 @@ int baton_roster_person_delete(baton_redis_t *r, const char *tenant, const char 
                                size_t errlen);
 
 /* Write validated shifts (from the parse functions: one tenant) in one atomic script, then
- * prune shifts of that tenant that ended before now_ms - BATON_ROSTER_KEEP_MS.
+ * prune shifts of that tenant that ended at or before now_ms - BATON_ROSTER_KEEP_MS (up to
+ * 1000 per call; now_ms <= BATON_ROSTER_KEEP_MS, e.g. 0, prunes nothing).
  * 0 or BATON_EINVAL (mixed tenants) / BATON_EIO / BATON_EUNAVAIL with err. */
 int baton_roster_shifts_put(baton_redis_t *r, const baton_roster_shifts_t *s, int64_t now_ms,
                             char *err, size_t errlen);
@@ -245,14 +265,25 @@ int baton_roster_shift_delete(baton_redis_t *r, const char *tenant, const char *
 int baton_roster_prune(baton_redis_t *r, const char *tenant, int64_t ended_by_ms, size_t *removed,
                        char *err, size_t errlen);
 
-/* Resolve q against Redis (one round trip). 0 with *out (a gap is why = NONE), BATON_EINVAL
- * for a bad query, or BATON_EIO / BATON_EUNAVAIL / BATON_EPARSE with err. */
+/* Resolve q against Redis (one round trip). 0 with *out (a gap is why = NONE; also for names
+ * that are not valid identifiers, without asking Redis), BATON_EINVAL for a query missing
+ * tenant, facility or role, or BATON_EIO / BATON_EUNAVAIL / BATON_EPARSE with err. */
 int baton_roster_resolve(baton_redis_t *r, const baton_roster_query_t *q,
                          baton_roster_resolution_t *out, char *err, size_t errlen);
+/* The shifts of one index — unit `unit` of the facility, or the facility-wide shifts when unit
+ * is NULL or "" — that may cover some t in [from_ms, to_ms] (those that started in
+ * [from_ms - BATON_ROSTER_MAX_SHIFT_MS, to_ms]; not filtered by end), appended to *out (free
+ * with baton_roster_shifts_free). One round trip. For callers that answer many queries from
+ * one read with baton_roster_resolve_in (the router's batches). Names that are not valid
+ * identifiers give nothing. 0, or BATON_EIO / BATON_EUNAVAIL / BATON_EPARSE with err (then *out
+ * is as it was). */
+int baton_roster_fetch_index(baton_redis_t *r, const char *tenant, const char *facility,
+                             const char *unit, const char *role, int64_t from_ms, int64_t to_ms,
+                             baton_roster_shifts_t *out, char *err, size_t errlen);
 /* GET /v1/oncall: resolve and describe as JSON (baton_roster_oncall_json, with the person's
  * name when their record exists). 0 with *json_out (caller frees) or an error. */
-int baton_roster_oncall(baton_redis_t *r, const baton_roster_query_t *q, char **json_out,
-                        char *err, size_t errlen);
+int baton_roster_oncall(baton_redis_t *r, const baton_roster_query_t *q, char **json_out, char *err,
+                        size_t errlen);
 
 #ifdef __cplusplus
 }
