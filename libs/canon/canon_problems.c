@@ -37,19 +37,6 @@ json_t *baton_canon_problems_json(const baton_canon_problems_t *p)
     return arr;
 }
 
-void baton_canon_pointer_append(baton_buf_t *b, const char *key)
-{
-    baton_buf_putc(b, '/');
-    for (const char *s = key; *s; s++) {
-        if (*s == '~')
-            baton_buf_puts(b, "~0");
-        else if (*s == '/')
-            baton_buf_puts(b, "~1");
-        else
-            baton_buf_putc(b, *s);
-    }
-}
-
 const char *baton_canon_title(int rc)
 {
     switch (rc) {

@@ -322,7 +322,7 @@ static void check_attributes(check_t *c, const json_t *ev, baton_canon__fields_t
     for (size_t i = 0; i < k; i++) {
         baton_buf_reset(&ptr);
         baton_buf_puts(&ptr, "/attributes");
-        baton_canon_pointer_append(&ptr, keys[i]);
+        baton_json_pointer_append(&ptr, keys[i]);
         if (!attr_key_ok(keys[i])) {
             problem(c, ptr.data, "attribute names must match ^[a-z][a-z0-9_]{0,63}$");
             bad = 1;
@@ -368,7 +368,7 @@ static void check_unknown(check_t *c, const json_t *ev)
     qsort(unknown, k, sizeof *unknown, cmp_str);
     for (size_t i = 0; i < k; i++) {
         baton_buf_reset(&ptr);
-        baton_canon_pointer_append(&ptr, unknown[i]);
+        baton_json_pointer_append(&ptr, unknown[i]);
         problem(c, ptr.data, "unknown member");
     }
     free(unknown);

@@ -179,3 +179,16 @@ char *baton_buf_steal(baton_buf_t *b)
     b->len = b->cap = 0;
     return s;
 }
+
+void baton_json_pointer_append(baton_buf_t *b, const char *token)
+{
+    baton_buf_putc(b, '/');
+    for (const char *p = token; *p; p++) {
+        if (*p == '~')
+            baton_buf_puts(b, "~0");
+        else if (*p == '/')
+            baton_buf_puts(b, "~1");
+        else
+            baton_buf_putc(b, *p);
+    }
+}

@@ -17,9 +17,6 @@ void baton_roster__err_sort_lines(baton_roster_errors_t *e);
 #define BATON_ROSTER_IDENT_RULE "must be 1-64 characters of A-Z a-z 0-9 . _ : @ -"
 #define BATON_ROSTER_TENANT_RULE "must be 1-64 characters of A-Z a-z 0-9 . _ -"
 
-/* Append "/" + token escaped per RFC 6901 (~ -> ~0, / -> ~1) to b. */
-void baton_roster__pointer_push(baton_buf_t *b, const char *token);
-
 /* Raw fields of one shift as read from JSON or CSV, before validation. NULL = absent. */
 typedef struct {
     const char *id, *tenant, *facility, *unit, *role, *person, *start, *end;

@@ -139,7 +139,7 @@ static void bad(pctx_t *c, const char *prefix, const char *key, const char *deta
     baton_buf_reset(&c->ptr);
     baton_buf_puts(&c->ptr, prefix);
     if (key)
-        baton_roster__pointer_push(&c->ptr, key);
+        baton_json_pointer_append(&c->ptr, key);
     baton_roster__err(c->errs, c->ptr.data ? c->ptr.data : "", 0, "%s", detail);
 }
 

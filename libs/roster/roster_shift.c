@@ -97,19 +97,6 @@ int baton_roster_tenant_ok(const char *s)
     return charset_ok(s, "._-");
 }
 
-void baton_roster__pointer_push(baton_buf_t *b, const char *token)
-{
-    baton_buf_putc(b, '/');
-    for (const char *p = token; *p; p++) {
-        if (*p == '~')
-            baton_buf_puts(b, "~0");
-        else if (*p == '/')
-            baton_buf_puts(b, "~1");
-        else
-            baton_buf_putc(b, *p);
-    }
-}
-
 json_t *baton_roster__time_json(int64_t ms)
 {
     char t[BATON_RFC3339_LEN];
@@ -373,7 +360,7 @@ static int json_raw(json_t *o, size_t i, baton_roster__raw_shift_t *raw,
     {
         baton_buf_t ptr = BATON_BUF_INIT;
         baton_buf_appendf(&ptr, "/%zu", i);
-        baton_roster__pointer_push(&ptr, key);
+        baton_json_pointer_append(&ptr, key);
         size_t k = 0;
         while (k < 8 && strcmp(key, names[k]) != 0)
             k++;

@@ -87,8 +87,6 @@ void baton_canon_problems_free(baton_canon_problems_t *p);
 void baton_canon_problems_add(baton_canon_problems_t *p, const char *pointer, const char *detail);
 /* The list as a JSON array [{"pointer": ..., "detail": ...}] (new reference, caller decrefs). */
 json_t *baton_canon_problems_json(const baton_canon_problems_t *p);
-/* Append the RFC 6901 escaped form of one key ('~' -> "~0", '/' -> "~1") after a '/'. */
-void baton_canon_pointer_append(baton_buf_t *b, const char *key);
 
 /* Problem title for a return code of baton_canon_validate/convert/parse, for the RFC 9457
  * `title` ("Invalid event", "Tenant not allowed", "Malformed JSON", "Body too large"). */

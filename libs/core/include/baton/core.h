@@ -99,6 +99,8 @@ void baton_buf_reset(baton_buf_t *b); /* len = 0, keeps memory */
 void baton_buf_free(baton_buf_t *b);
 /* Hand the string over to the caller (who frees it); the buffer is left empty. */
 char *baton_buf_steal(baton_buf_t *b);
+/* Append "/" + token to an RFC 6901 JSON pointer in b, escaping '~' as "~0" and '/' as "~1". */
+void baton_json_pointer_append(baton_buf_t *b, const char *token);
 
 #ifdef __cplusplus
 }
