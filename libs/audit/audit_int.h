@@ -46,9 +46,13 @@ int audit__proj_prepare(baton_pg_t *pg);
 int audit__proj_apply(audit_proj_t *p, baton_pg_t *pg);
 void audit__proj_reset(audit_proj_t *p);
 
-/* COPY helper shared by the writer and the projections: a row of n optional values. */
+/* COPY helper shared by the writer and the projections: a row of n optional values.
+ * Strings are borrowed (they must live until baton_pg_copy_row returns); integers are
+ * formatted into the row itself. */
+#define AUDIT_COPY_MAX 40
 typedef struct {
-    char *v[40];
+    const char *v[AUDIT_COPY_MAX];
+    char num[AUDIT_COPY_MAX][24];
     int n;
 } audit_copy_row_t;
 void audit__row_str(audit_copy_row_t *r, const char *s); /* NULL → SQL NULL */

@@ -79,12 +79,21 @@ void audit__map_free(audit_map_t *m)
 
 void audit__row_str(audit_copy_row_t *r, const char *s)
 {
-    r->v[r->n++] = s ? baton_xstrdup(s) : NULL;
+    r->v[r->n++] = s;
 }
 
 void audit__row_int(audit_copy_row_t *r, long long v)
 {
-    r->v[r->n++] = baton_xasprintf("%lld", v);
+    char *p = r->num[r->n] + sizeof r->num[0];
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    *--p = '\0';
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    r->v[r->n++] = p;
 }
 
 void audit__row_opt_int(audit_copy_row_t *r, long long v, long long absent)
@@ -97,12 +106,10 @@ void audit__row_opt_int(audit_copy_row_t *r, long long v, long long absent)
 
 void audit__row_bool(audit_copy_row_t *r, int v)
 {
-    r->v[r->n++] = baton_xstrdup(v ? "t" : "f");
+    r->v[r->n++] = v ? "t" : "f";
 }
 
 void audit__row_clear(audit_copy_row_t *r)
 {
-    for (int i = 0; i < r->n; i++)
-        free(r->v[i]);
     r->n = 0;
 }

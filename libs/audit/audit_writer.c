@@ -226,15 +226,21 @@ static int copy_ids(baton_audit_writer_t *w, entry_t *es, size_t n)
     return rc;
 }
 
-/* Mark the ids logged before, record the new ones. */
+/* Record the new ids; those that were logged before come back as duplicates. One statement:
+ * the insert skips conflicts, and the staged ids it did not return are the duplicates. */
 static int dedup_ids(baton_audit_writer_t *w, entry_t *es, size_t n, baton_audit_result_t *res)
 {
     int rc = copy_ids(w, es, n);
     PGresult *r = NULL;
     if (rc == 0)
         rc = baton_pg_exec(w->pg, &r,
-                           "SELECT s.idx FROM audit_stage_ids s"
-                           " JOIN audit_event_ids e USING (topic, event_id)",
+                           "WITH ins AS (INSERT INTO audit_event_ids"
+                           " (topic, event_id, kpartition, koffset)"
+                           " SELECT topic, event_id, kpartition, koffset FROM audit_stage_ids"
+                           " ON CONFLICT DO NOTHING RETURNING topic, event_id)"
+                           " SELECT s.idx FROM audit_stage_ids s WHERE NOT EXISTS"
+                           " (SELECT 1 FROM ins WHERE ins.topic = s.topic"
+                           " AND ins.event_id = s.event_id)",
                            0, NULL);
     for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
         size_t idx = (size_t)atoll(PQgetvalue(r, i, 0));
@@ -244,12 +250,6 @@ static int dedup_ids(baton_audit_writer_t *w, entry_t *es, size_t n, baton_audit
         }
     }
     PQclear(r);
-    if (rc == 0)
-        rc = baton_pg_exec(w->pg, NULL,
-                           "INSERT INTO audit_event_ids (topic, event_id, kpartition, koffset)"
-                           " SELECT topic, event_id, kpartition, koffset FROM audit_stage_ids"
-                           " ON CONFLICT DO NOTHING",
-                           0, NULL);
     return rc;
 }
 

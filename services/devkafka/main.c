@@ -20,15 +20,16 @@
 
 /* The topics every Baton service expects; anything else is auto-created on first use (with
  * the mock's built-in default of 4 partitions, which librdkafka 2.0.2 does not let us change). */
-static const char *const baton_topics[] = {"baton.inbound.v1", "baton.timers.v1",
+static const char *const baton_topics[] = {"baton.inbound.v1",   "baton.timers.v1",
                                            "baton.lifecycle.v1", "baton.notify.v1",
-                                           "baton.dlq.v1", NULL};
+                                           "baton.dlq.v1",       NULL};
 
 static struct {
     long long brokers;
     long long partitions;
     char *bootstrap_file;
     char *log_level;
+    char *debug;
 } cfg;
 
 static const baton_config_opt_t opts[] = {
@@ -40,6 +41,9 @@ static const baton_config_opt_t opts[] = {
      "write the bootstrap list here (atomically) once the brokers listen", &cfg.bootstrap_file},
     {"log_level", "BATON_LOG_LEVEL", BATON_CFG_STR, "info", 0, 0, "debug | info | warn | error",
      &cfg.log_level},
+    {"debug", "BATON_DEVKAFKA_DEBUG", BATON_CFG_STR, "", 0, 0,
+     "librdkafka debug contexts for the mock cluster, e.g. mock,protocol (logged at debug)",
+     &cfg.debug},
     {0}};
 
 static volatile sig_atomic_t running = 1;
@@ -93,7 +97,9 @@ static rd_kafka_t *make_handle(char *err, size_t errlen)
     char errstr[256];
     if (rd_kafka_conf_set(conf, "log.queue", "true", errstr, sizeof errstr) != RD_KAFKA_CONF_OK ||
         rd_kafka_conf_set(conf, "client.id", "baton-devkafka", errstr, sizeof errstr) !=
-            RD_KAFKA_CONF_OK) {
+            RD_KAFKA_CONF_OK ||
+        (*cfg.debug &&
+         rd_kafka_conf_set(conf, "debug", cfg.debug, errstr, sizeof errstr) != RD_KAFKA_CONF_OK)) {
         baton_seterr(err, errlen, "rdkafka conf: %s", errstr);
         rd_kafka_conf_destroy(conf);
         return NULL;
@@ -132,7 +138,8 @@ static int write_atomic(const char *path, const char *data, char *err, size_t er
         baton_seterr(err, errlen, "%s: %s", tmp, strerror(errno));
         goto out;
     }
-    int ok = fputs(data, f) >= 0 && fputc('\n', f) != EOF && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    int ok =
+        fputs(data, f) >= 0 && fputc('\n', f) != EOF && fflush(f) == 0 && fsync(fileno(f)) == 0;
     if (fclose(f) != 0 || !ok) {
         baton_seterr(err, errlen, "%s: write failed: %s", tmp, strerror(errno));
         unlink(tmp);
@@ -205,8 +212,14 @@ int main(int argc, char **argv)
         return 2;
     }
     baton_log_level_t lvl;
-    if (baton_log_level_parse(cfg.log_level, &lvl) == 0)
-        baton_log_min_level = lvl;
+    if (baton_log_level_parse(cfg.log_level, &lvl) != 0) {
+        LOG_FATAL("config: BATON_LOG_LEVEL: expected debug, info, warn or error");
+        baton_config_free(opts);
+        return 2;
+    }
+    baton_log_min_level = lvl;
+    if (*cfg.debug)
+        baton_log_min_level = BATON_LOG_DEBUG; /* debug contexts log at debug level */
     install_signals();
 
     int exit_code = 1;

@@ -23,6 +23,7 @@ typedef struct {
     harness_devkafka_t kafka;
     pid_t pid;
     int http_port, ops_port, mllp_port;
+    int https;     /* talk HTTPS (self-signed: not verified) */
     char *env[32]; /* the ingest environment (owned) */
     int nenv;
 } fx_t;

@@ -90,4 +90,13 @@ TEST(core_buf)
     ASSERT_EQ_STR(baton_strerror(BATON_ECONFLICT), "conflict");
 }
 
+TEST(core_json_pointer)
+{
+    baton_buf_t b = BATON_BUF_INIT;
+    baton_json_pointer_append(&b, "attributes");
+    baton_json_pointer_append(&b, "a/b~c");
+    ASSERT_EQ_STR(b.data, "/attributes/a~1b~0c");
+    baton_buf_free(&b);
+}
+
 TEST_MAIN()
