@@ -71,8 +71,8 @@ typedef struct fx_reader fx_reader_t;
 fx_reader_t *fx_reader_new(fx_t *f);
 /* The next record (envelope unpacked, free with baton_kafka_envelope_free), or NULL after
  * timeout_ms. key/event-type header copied into key_out/type_out when not NULL. */
-Baton__V1__Envelope *fx_reader_next(fx_reader_t *r, int timeout_ms, char *key_out,
-                                    size_t keylen, char *type_out, size_t typelen);
+Baton__V1__Envelope *fx_reader_next(fx_reader_t *r, int timeout_ms, char *key_out, size_t keylen,
+                                    char *type_out, size_t typelen);
 /* Count the records still to come within timeout_ms (draining them). */
 int fx_reader_drain(fx_reader_t *r, int timeout_ms);
 void fx_reader_free(fx_reader_t *r);
