@@ -126,6 +126,10 @@ TEST(timer_it_cancel)
         cids[nc] = ids[i], ckeys[nc] = sch[i].key;
     cids[nc] = "never-scheduled", ckeys[nc++] = "t1/enc-c"; /* harmless */
     tit_cancel(&e, cids, ckeys, (size_t)nc);
+    /* a message that is not an Envelope is skipped (and counted), the rest goes on */
+    baton_kafka_record_t junk = {BATON_TOPIC_TIMERS, "t1/enc-a", 8, "\xff\xff\xff\xff", 4, NULL, 0};
+    char err[256] = "";
+    ASSERT_EQ_INT(baton_kafka_produce_sync(e.producer, &junk, 10000, err, sizeof err), 0);
     ASSERT_EQ_INT(tit_wait_pending(&e, N / 2, 3000), 0); /* the cancels are stored */
     memset(&got, 0, sizeof got);
     tit_collect(&e, &got, N / 2, baton_mono_ms() + 10000);
@@ -139,6 +143,7 @@ TEST(timer_it_cancel)
             ASSERT_EQ_INT(tit_count(&got, ids[i]), 0);
     }
     ASSERT_EQ_INT(tit_metric(&s, "baton_timer_cancels_total"), N / 2 + 1);
+    ASSERT_EQ_INT(tit_metric(&s, "baton_timer_invalid_total"), 1);
     ASSERT_EQ_INT(tit_metric(&s, "baton_timer_fired_total{late=\"false\"}"), N / 2);
     ASSERT_EQ_INT(tit_redis_pending(&e), 0);
     stop_clean(&s);

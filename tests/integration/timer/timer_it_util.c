@@ -70,8 +70,8 @@ void tit_svc_start(tit_env_t *e, tit_svc_t *s, const char *name, bool wait_assig
         baton_xstrdup("BATON_KAFKA_HEARTBEAT_INTERVAL_MS=500"),
         baton_xstrdup("BATON_TIMER_LATE_MS=1000"),
         /* TIT_LOG_LEVEL=debug (with BATON_KAFKA_DEBUG=...) to look inside a failing case */
-        baton_xasprintf("BATON_LOG_LEVEL=%s", getenv("TIT_LOG_LEVEL") ? getenv("TIT_LOG_LEVEL")
-                                                                       : "info"),
+        baton_xasprintf("BATON_LOG_LEVEL=%s",
+                        getenv("TIT_LOG_LEVEL") ? getenv("TIT_LOG_LEVEL") : "info"),
         NULL};
     char *const argv[] = {bin, NULL};
     s->pid = harness_spawn(name, argv, vars, NULL);
