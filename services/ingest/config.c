@@ -43,6 +43,12 @@ const baton_config_opt_t ingest_opts[] = {
      "Redis (idempotency records, rosters, task state)", &ingest_cfg.redis_url},
     {"redis_pool", "BATON_REDIS_POOL", BATON_CFG_INT, "16", 1, 1024,
      "Redis connections shared by the request threads", &ingest_cfg.redis_pool},
+    {"pg_dsn", "BATON_PG_DSN", BATON_CFG_SECRET, "", 0, 0,
+     "PostgreSQL for the read API (GET /v1/instances, /v1/tasks, /v1/stats...): a read-only role "
+     "on baton-audit's database; empty turns the read API off",
+     &ingest_cfg.pg_dsn},
+    {"pg_pool", "BATON_PG_POOL", BATON_CFG_INT, "4", 1, 64,
+     "PostgreSQL connections shared by the read API's request threads", &ingest_cfg.pg_pool},
     {"pathways_dir", "BATON_PATHWAYS_DIR", BATON_CFG_STR, "/etc/baton/pathways", 0, 0,
      "pathway definitions (override roles for staff actions)", &ingest_cfg.pathways_dir},
     {"api_keys", "BATON_API_KEYS", BATON_CFG_SECRET, "", 0, 0,

@@ -30,6 +30,7 @@
 #include "baton/log.h"
 #include "baton/metrics.h"
 #include "baton/pathway.h"
+#include "baton/readapi.h"
 #include "baton/redis.h"
 #include "baton/service.h"
 
@@ -55,6 +56,8 @@ typedef struct {
     long long mllp_idle_timeout_ms;
     char *redis_url;
     long long redis_pool;
+    char *pg_dsn;
+    long long pg_pool;
     char *pathways_dir;
     char *api_keys;
     char *jwt_secret;
@@ -202,9 +205,14 @@ typedef struct {
     size_t ndischarge_codes;
     baton_hl7_map_config_t hl7map;
     baton_http_server_t *http;
+    baton_readapi_t *readapi; /* the read side (GET /v1/instances, ...), NULL when no DSN */
     ingest_mllp_t *mllp;
     char retry_after[24]; /* seconds, as text */
 } ingest_t;
+
+/* read.c: the read side of the API over audit's projections (libs/readapi). 0 or an error. */
+int ingest_read_start(ingest_t *app, char *err, size_t errlen);
+void ingest_read_free(ingest_t *app);
 
 /* config.c */
 int ingest_senders_parse(const char *spec, baton_hl7_sender_t **out, size_t *n, char *err,

@@ -92,7 +92,8 @@ static int start_http(ingest_t *a, char *err, size_t errlen)
     ingest_routes_fhir(a);
     ingest_routes_rosters(a);
     ingest_routes_tasks(a);
-    /* the read side (GET /v1/tasks, /v1/pathways, /v1/instances, /v1/stats) registers here */
+    if (ingest_read_start(a, err, errlen) != 0)
+        return BATON_EINVAL;
     if (baton_http_server_start(a->http, err, errlen) != 0)
         return BATON_EIO;
     baton_buf_t f = BATON_BUF_INIT;
@@ -174,6 +175,7 @@ static void shut_down(ingest_t *a)
     if (a->producer && baton_kafka_producer_flush(a->producer, grace) != 0)
         LOG_WARN("kafka: not everything was flushed before the deadline");
     baton_http_server_free(a->http);
+    ingest_read_free(a);
     baton_kafka_producer_free(a->producer, 1000);
     ingest_rpool_free(a->redis);
     ingest_api_keys_free(&a->keys);
