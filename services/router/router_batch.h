@@ -1,0 +1,36 @@
+/* router_batch.h — what the batch files of baton-router share (not a public header). */
+#ifndef BATON_ROUTER_BATCH_H
+#define BATON_ROUTER_BATCH_H
+
+#include "router.h"
+
+typedef struct {
+    baton_kafka_message_t *msg;
+    Baton__V1__Envelope *env; /* NULL: not an Envelope (reason says why) */
+    char reason[160];
+    bool skip; /* at or below the partition's applied offset */
+    router_part_t *part;
+} router_input_t;
+
+typedef struct router_batch {
+    router_t *r;
+    baton_kafka_message_t *msgs; /* released when the batch ends */
+    size_t n;
+    router_input_t *in;
+    uint64_t gen;
+    baton_outputs_t outs; /* in production order */
+    router_plan_t plan;   /* what is written once the outputs are acknowledged */
+    int64_t t0;           /* mono ns: poll returned */
+    int64_t compute_ns, produce_ns, write_ns; /* per phase, for the debug log */
+    char err[512];
+} router_batch_t;
+
+/* Load and step every input that is not skipped into r->cache (router_step.c). 0, or the I/O
+ * error that stopped it (b->err says what): then the cache holds half a batch, and the caller
+ * drains the pipeline, empties the cache, frees the outputs and retries. */
+int router_compute(router_batch_t *b);
+/* Append a DeadLetter for the input to b->outs. */
+void router_dead_letter(router_batch_t *b, router_input_t *in, const char *reason);
+void router_count_input(router_metrics_t *m, const Baton__V1__Envelope *e);
+
+#endif
