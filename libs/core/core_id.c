@@ -2,6 +2,7 @@
 #include "baton/core.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,11 +39,21 @@ void baton_uuidv7(char out[BATON_ID_LEN])
     format_uuid(b, out);
 }
 
+/* The SHA-256 implementation, fetched once: an implicit fetch on every call takes a lock
+ * inside OpenSSL, which shows in the router's profile (it derives several ids per input). */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static void sha256_fetch(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 void baton_derived_id(const char *parent, const char *purpose, char out[BATON_ID_LEN])
 {
     unsigned char md[SHA256_DIGEST_LENGTH];
+    pthread_once(&sha256_once, sha256_fetch);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) ||
+    if (!ctx || !sha256_md || !EVP_DigestInit_ex(ctx, sha256_md, NULL) ||
         !EVP_DigestUpdate(ctx, parent, strlen(parent)) || !EVP_DigestUpdate(ctx, "", 1) ||
         !EVP_DigestUpdate(ctx, purpose, strlen(purpose)) || !EVP_DigestFinal_ex(ctx, md, NULL))
         abort(); /* only fails on allocation failure */
