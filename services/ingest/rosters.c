@@ -150,18 +150,6 @@ static void import_shifts(baton_http_req_t *req, baton_http_resp_t *resp, void *
     ingest_caller_free(&who);
 }
 
-static bool ident_ok(const char *s)
-{
-    size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n > BATON_ROSTER_ID_MAX)
-        return false;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-              *s == '.' || *s == '_' || *s == '@' || *s == '-'))
-            return false;
-    return true;
-}
-
 static void get_oncall(baton_http_req_t *req, baton_http_resp_t *resp, void *ud)
 {
     ingest_t *app = ud;
@@ -172,13 +160,13 @@ static void get_oncall(baton_http_req_t *req, baton_http_resp_t *resp, void *ud)
     const char *fac = baton_http_query(req, "facility"), *unit = baton_http_query(req, "unit");
     const char *role = baton_http_query(req, "role"), *at = baton_http_query(req, "at");
     json_t *errors = json_array();
-    if (!ident_ok(fac))
+    if (!baton_roster_ident_ok(fac))
         json_array_append_new(errors, json_pack("{s:s,s:s}", "parameter", "facility", "detail",
                                                 fac ? "not a valid identifier" : "required"));
-    if (unit && *unit && !ident_ok(unit))
+    if (unit && *unit && !baton_roster_ident_ok(unit))
         json_array_append_new(errors, json_pack("{s:s,s:s}", "parameter", "unit", "detail",
                                                 "not a valid identifier"));
-    if (!ident_ok(role))
+    if (!baton_roster_ident_ok(role))
         json_array_append_new(errors, json_pack("{s:s,s:s}", "parameter", "role", "detail",
                                                 role ? "not a valid identifier" : "required"));
     int64_t at_ms = baton_now_ms();
