@@ -5,6 +5,7 @@
  *   audit_map.c      a small string → index hash map (per-batch keys)
  *   audit_writer.c   one batch: replay / dedup filter, chain, COPY, heads, commit
  *   audit_project.c  projections: per-batch deltas of tasks, instances, notifications
+ *   audit_project_write.c  the deltas into PostgreSQL (staging COPY + UPDATE + INSERT)
  *   audit_verify.c   walking the chains */
 #ifndef BATON_AUDIT_INT_H
 #define BATON_AUDIT_INT_H

@@ -76,18 +76,30 @@ static const char *nz(const char *s)
 const Baton__V1__TaskRef *audit__taskref(const Baton__V1__Envelope *e)
 {
     switch (e->body_case) {
-    case BATON__V1__ENVELOPE__BODY_TASK_ASSIGNED: return e->task_assigned->task;
-    case BATON__V1__ENVELOPE__BODY_TASK_ACKNOWLEDGED: return e->task_acknowledged->task;
-    case BATON__V1__ENVELOPE__BODY_TASK_STARTED: return e->task_started->task;
-    case BATON__V1__ENVELOPE__BODY_TASK_COMPLETED: return e->task_completed->task;
-    case BATON__V1__ENVELOPE__BODY_TASK_DECLINED: return e->task_declined->task;
-    case BATON__V1__ENVELOPE__BODY_TASK_REASSIGNED: return e->task_reassigned->task;
-    case BATON__V1__ENVELOPE__BODY_TASK_ESCALATED: return e->task_escalated->task;
-    case BATON__V1__ENVELOPE__BODY_TASK_CANCELLED: return e->task_cancelled->task;
-    case BATON__V1__ENVELOPE__BODY_TASK_SKIPPED: return e->task_skipped->task;
-    case BATON__V1__ENVELOPE__BODY_TASK_COMMENTED: return e->task_commented->task;
-    case BATON__V1__ENVELOPE__BODY_TASK_DEADLINE_MISSED: return e->task_deadline_missed->task;
-    default: return NULL;
+    case BATON__V1__ENVELOPE__BODY_TASK_ASSIGNED:
+        return e->task_assigned->task;
+    case BATON__V1__ENVELOPE__BODY_TASK_ACKNOWLEDGED:
+        return e->task_acknowledged->task;
+    case BATON__V1__ENVELOPE__BODY_TASK_STARTED:
+        return e->task_started->task;
+    case BATON__V1__ENVELOPE__BODY_TASK_COMPLETED:
+        return e->task_completed->task;
+    case BATON__V1__ENVELOPE__BODY_TASK_DECLINED:
+        return e->task_declined->task;
+    case BATON__V1__ENVELOPE__BODY_TASK_REASSIGNED:
+        return e->task_reassigned->task;
+    case BATON__V1__ENVELOPE__BODY_TASK_ESCALATED:
+        return e->task_escalated->task;
+    case BATON__V1__ENVELOPE__BODY_TASK_CANCELLED:
+        return e->task_cancelled->task;
+    case BATON__V1__ENVELOPE__BODY_TASK_SKIPPED:
+        return e->task_skipped->task;
+    case BATON__V1__ENVELOPE__BODY_TASK_COMMENTED:
+        return e->task_commented->task;
+    case BATON__V1__ENVELOPE__BODY_TASK_DEADLINE_MISSED:
+        return e->task_deadline_missed->task;
+    default:
+        return NULL;
     }
 }
 
@@ -101,14 +113,18 @@ void audit__refs(const Baton__V1__Envelope *e, const char **instance, const char
         t = ref->task_id;
     }
     switch (e->body_case) {
-    case BATON__V1__ENVELOPE__BODY_INSTANCE_STARTED: i = e->instance_started->instance_id; break;
+    case BATON__V1__ENVELOPE__BODY_INSTANCE_STARTED:
+        i = e->instance_started->instance_id;
+        break;
     case BATON__V1__ENVELOPE__BODY_INSTANCE_COMPLETED:
         i = e->instance_completed->instance_id;
         break;
     case BATON__V1__ENVELOPE__BODY_INSTANCE_CANCELLED:
         i = e->instance_cancelled->instance_id;
         break;
-    case BATON__V1__ENVELOPE__BODY_TRIGGER_IGNORED: i = e->trigger_ignored->instance_id; break;
+    case BATON__V1__ENVELOPE__BODY_TRIGGER_IGNORED:
+        i = e->trigger_ignored->instance_id;
+        break;
     case BATON__V1__ENVELOPE__BODY_COVERAGE_GAP:
         i = e->coverage_gap->instance_id;
         t = e->coverage_gap->task_id;
@@ -136,13 +152,26 @@ void audit__refs(const Baton__V1__Envelope *e, const char **instance, const char
         t = e->action_rejected->task_id;
         a = e->action_rejected->actor;
         break;
-    case BATON__V1__ENVELOPE__BODY_TASK_ACKNOWLEDGED: a = e->task_acknowledged->actor; break;
-    case BATON__V1__ENVELOPE__BODY_TASK_STARTED: a = e->task_started->actor; break;
-    case BATON__V1__ENVELOPE__BODY_TASK_COMPLETED: a = e->task_completed->actor; break;
-    case BATON__V1__ENVELOPE__BODY_TASK_DECLINED: a = e->task_declined->actor; break;
-    case BATON__V1__ENVELOPE__BODY_TASK_REASSIGNED: a = e->task_reassigned->actor; break;
-    case BATON__V1__ENVELOPE__BODY_TASK_COMMENTED: a = e->task_commented->actor; break;
-    default: break;
+    case BATON__V1__ENVELOPE__BODY_TASK_ACKNOWLEDGED:
+        a = e->task_acknowledged->actor;
+        break;
+    case BATON__V1__ENVELOPE__BODY_TASK_STARTED:
+        a = e->task_started->actor;
+        break;
+    case BATON__V1__ENVELOPE__BODY_TASK_COMPLETED:
+        a = e->task_completed->actor;
+        break;
+    case BATON__V1__ENVELOPE__BODY_TASK_DECLINED:
+        a = e->task_declined->actor;
+        break;
+    case BATON__V1__ENVELOPE__BODY_TASK_REASSIGNED:
+        a = e->task_reassigned->actor;
+        break;
+    case BATON__V1__ENVELOPE__BODY_TASK_COMMENTED:
+        a = e->task_commented->actor;
+        break;
+    default:
+        break;
     }
     *instance = nz(i);
     *task = nz(t);

@@ -33,12 +33,12 @@ static const char m1_log[] =
     " hash text NOT NULL,"
     " updated_at timestamptz NOT NULL DEFAULT now(),"
     " PRIMARY KEY (topic, kpartition));"
+    /* dedup keys: the first 128 bits of SHA-256(topic "\n" event id), as a uuid (a small
+     * fixed-width key keeps the one random index insert per row cheap) */
     "CREATE TABLE audit_event_ids ("
-    " topic text NOT NULL,"
-    " event_id text NOT NULL,"
+    " id_key uuid PRIMARY KEY,"
     " kpartition integer NOT NULL,"
-    " koffset bigint NOT NULL,"
-    " PRIMARY KEY (topic, event_id));"
+    " koffset bigint NOT NULL);"
     /* the writer may not create tables: it asks for a month's partition through this */
     "CREATE FUNCTION baton_audit_ensure_partition(m date) RETURNS void"
     " LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $f$"
@@ -46,8 +46,12 @@ static const char m1_log[] =
     "         name text := 'audit_log_' || to_char(first, 'YYYY_MM');"
     " BEGIN"
     "  IF to_regclass(name) IS NULL THEN"
-    "   EXECUTE format('CREATE TABLE IF NOT EXISTS %I PARTITION OF audit_log"
+    "   BEGIN"
+    "    EXECUTE format('CREATE TABLE IF NOT EXISTS %I PARTITION OF audit_log"
     " FOR VALUES FROM (%L) TO (%L)', name, first, (first + interval '1 month')::date);"
+    /* two writers creating the same month at once: the second one waits, then finds it */
+    "   EXCEPTION WHEN duplicate_table OR unique_violation THEN NULL;"
+    "   END;"
     "  END IF;"
     " END $f$;"
     "CREATE FUNCTION baton_audit_reject_change() RETURNS trigger LANGUAGE plpgsql AS $f$"

@@ -149,13 +149,14 @@ static bool check_row(walk_t *w, PGresult *r, int i)
 
 static int walk(baton_pg_t *pg, walk_t *w)
 {
-    int rc = baton_pg_exec(pg, NULL,
-                           "DECLARE audit_verify NO SCROLL CURSOR FOR"
-                           " SELECT recorded_month::text, topic, kpartition, koffset, seq, event_id,"
-                           " event_type, tenant, instance_id, task_id, actor, occurred_at_ms,"
-                           " recorded_at_ms, payload::text, prev_hash, hash FROM audit_log"
-                           " ORDER BY topic COLLATE \"C\", kpartition, seq",
-                           0, NULL);
+    int rc =
+        baton_pg_exec(pg, NULL,
+                      "DECLARE audit_verify NO SCROLL CURSOR FOR"
+                      " SELECT recorded_month::text, topic, kpartition, koffset, seq, event_id,"
+                      " event_type, tenant, instance_id, task_id, actor, occurred_at_ms,"
+                      " recorded_at_ms, payload::text, prev_hash, hash FROM audit_log"
+                      " ORDER BY topic COLLATE \"C\", kpartition, seq",
+                      0, NULL);
     bool go = true;
     while (rc == 0 && go) {
         PGresult *r = NULL;

@@ -3,8 +3,8 @@
  *   1. lock and read the chain heads of the batch's topics (FOR UPDATE: a second writer of the
  *      same partition during a rebalance waits, then sees the offsets already applied);
  *   2. drop replays (offset <= the head's last_offset) and repeated ids within the batch;
- *   3. COPY the remaining (topic, event id)s into a temp table, find the ones already logged,
- *      record the new ones in audit_event_ids;
+ *   3. insert the remaining dedup keys (uuid of SHA-256(topic "\n" event id)) into
+ *      audit_event_ids; those already there are duplicates;
  *   4. chain the new rows (seq, prev_hash, hash), make sure their month partitions exist,
  *      COPY them into audit_log;
  *   5. update every touched head (seq, hash, last_offset), fold the new events into the
@@ -14,6 +14,7 @@
 #include "baton/kafka.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@ typedef struct {
     Baton__V1__Envelope *env; /* NULL: undecodable */
     char *event_id;           /* owned */
     char *payload;            /* owned canonical JSON */
+    char id_key[37];          /* dedup key: uuid of SHA-256(topic "\n" event_id) */
     bool keep;
 } entry_t;
 
@@ -73,10 +75,6 @@ void baton_audit_writer_free(baton_audit_writer_t *w)
     free(w);
 }
 
-static const char stage_ids_sql[] =
-    "CREATE TEMP TABLE IF NOT EXISTS audit_stage_ids (idx integer, topic text, event_id text,"
-    " kpartition integer, koffset bigint) ON COMMIT DELETE ROWS";
-
 /* Temp tables live as long as the session: make them again after a reconnect. */
 static int prepare(baton_audit_writer_t *w)
 {
@@ -86,9 +84,7 @@ static int prepare(baton_audit_writer_t *w)
     unsigned long conn = baton_pg_reconnects(w->pg) + 1;
     if (w->prepared_conn == conn)
         return 0;
-    rc = baton_pg_exec(w->pg, NULL, stage_ids_sql, 0, NULL);
-    if (rc == 0)
-        rc = audit__proj_prepare(w->pg);
+    rc = audit__proj_prepare(w->pg);
     if (rc == 0)
         w->prepared_conn = conn;
     return rc;
@@ -106,42 +102,54 @@ static head_t *head_find(baton_audit_writer_t *w, const char *topic, int32_t par
     return h;
 }
 
-/* A PostgreSQL text[] literal of the distinct topics in the batch. */
-static char *topics_literal(const baton_audit_msg_t *msgs, size_t n)
+/* PostgreSQL array literals of the batch's distinct topics and partition numbers. */
+static void batch_literals(const baton_audit_msg_t *msgs, size_t n, char **topics, char **parts)
 {
-    baton_buf_t b = BATON_BUF_INIT;
-    baton_buf_putc(&b, '{');
+    baton_buf_t t = BATON_BUF_INIT, p = BATON_BUF_INIT;
+    baton_buf_putc(&t, '{');
+    baton_buf_putc(&p, '{');
     for (size_t i = 0; i < n; i++) {
-        bool seen = false;
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = strcmp(msgs[j].topic, msgs[i].topic) == 0;
-        if (seen)
-            continue;
-        if (b.len > 1)
-            baton_buf_putc(&b, ',');
-        baton_buf_putc(&b, '"');
-        for (const char *p = msgs[i].topic; *p; p++) {
-            if (*p == '"' || *p == '\\')
-                baton_buf_putc(&b, '\\');
-            baton_buf_putc(&b, *p);
+        bool seen_topic = false, seen_part = false;
+        for (size_t j = 0; j < i && !(seen_topic && seen_part); j++) {
+            seen_topic = seen_topic || strcmp(msgs[j].topic, msgs[i].topic) == 0;
+            seen_part = seen_part || msgs[j].partition == msgs[i].partition;
         }
-        baton_buf_putc(&b, '"');
+        if (!seen_part)
+            baton_buf_appendf(&p, "%s%d", p.len > 1 ? "," : "", (int)msgs[i].partition);
+        if (seen_topic)
+            continue;
+        if (t.len > 1)
+            baton_buf_putc(&t, ',');
+        baton_buf_putc(&t, '"');
+        for (const char *c = msgs[i].topic; *c; c++) {
+            if (*c == '"' || *c == '\\')
+                baton_buf_putc(&t, '\\');
+            baton_buf_putc(&t, *c);
+        }
+        baton_buf_putc(&t, '"');
     }
-    baton_buf_putc(&b, '}');
-    return baton_buf_steal(&b);
+    baton_buf_putc(&t, '}');
+    baton_buf_putc(&p, '}');
+    *topics = baton_buf_steal(&t);
+    *parts = baton_buf_steal(&p);
 }
 
+/* Lock and read the heads of the batch's chains (only those partition numbers, so writers
+ * of other partitions run in parallel). */
 static int load_heads(baton_audit_writer_t *w, const baton_audit_msg_t *msgs, size_t n)
 {
     heads_clear(w);
-    char *lit = topics_literal(msgs, n);
-    const char *params[] = {lit};
+    char *topics, *parts;
+    batch_literals(msgs, n, &topics, &parts);
+    const char *params[] = {topics, parts};
     PGresult *r = NULL;
     int rc = baton_pg_exec(w->pg, &r,
                            "SELECT topic, kpartition, seq, last_offset, hash FROM audit_chain_heads"
-                           " WHERE topic = ANY($1::text[]) ORDER BY topic, kpartition FOR UPDATE",
-                           1, params);
-    free(lit);
+                           " WHERE topic = ANY($1::text[]) AND kpartition = ANY($2::integer[])"
+                           " ORDER BY topic, kpartition FOR UPDATE",
+                           2, params);
+    free(topics);
+    free(parts);
     for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
         head_t *h = head_find(w, PQgetvalue(r, i, 0), atoi(PQgetvalue(r, i, 1)));
         h->seq = atoll(PQgetvalue(r, i, 2));
@@ -168,10 +176,70 @@ static char *hex_json(const void *data, size_t len, const char *why)
     return out;
 }
 
-/* Decode and keep what is not a replay; an id repeated within the batch keeps its first.
- * keys[i] receives the map key of entry i (owned by the caller). */
+/* Unpack one message and render its canonical JSON (the CPU-heavy part of a batch). */
+static void decode_one(entry_t *e)
+{
+    if (e->event_id)
+        return; /* decoded before (a retried or pre-decoded batch) */
+    char why[128] = "";
+    e->env = baton_kafka_envelope_unpack(e->m->value, e->m->value_len, why, sizeof why);
+    if (e->env && *e->env->id) {
+        e->event_id = baton_xstrdup(e->env->id);
+        e->payload = baton_event_to_json_text(&e->env->base);
+    } else {
+        e->event_id = baton_xasprintf("undecodable:%s:%d:%lld", e->m->topic, (int)e->m->partition,
+                                      (long long)e->m->offset);
+        e->payload = hex_json(e->m->value, e->m->value_len, e->env ? "no event id" : why);
+        baton_kafka_envelope_free(e->env);
+        e->env = NULL;
+    }
+    char buf[512], hex[65];
+    int len = snprintf(buf, sizeof buf, "%s\n%s", e->m->topic, e->event_id);
+    if (len >= (int)sizeof buf) { /* a very long id: hash the whole of it */
+        char *big = baton_xasprintf("%s\n%s", e->m->topic, e->event_id);
+        baton_sha256_hex(big, strlen(big), hex);
+        free(big);
+    } else {
+        baton_sha256_hex(buf, (size_t)len, hex);
+    }
+    snprintf(e->id_key, sizeof e->id_key, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
+             hex + 16, hex + 20);
+}
+
+typedef struct {
+    entry_t *es;
+    size_t from, to;
+    bool all;
+} decode_job_t;
+
+static void *decode_range(void *arg)
+{
+    decode_job_t *j = arg;
+    for (size_t i = j->from; i < j->to; i++)
+        if (j->all || j->es[i].keep)
+            decode_one(&j->es[i]);
+    return NULL;
+}
+
+/* Decode the kept entries (or all), on two threads when the batch is big enough to pay. */
+static void decode_all(entry_t *es, size_t n, bool all, int threads)
+{
+    decode_job_t jobs[2] = {{es, 0, n / 2, all}, {es, n / 2, n, all}};
+
+    pthread_t helper;
+    bool threaded =
+        threads > 1 && n >= 256 && pthread_create(&helper, NULL, decode_range, &jobs[1]) == 0;
+    if (!threaded)
+        jobs[0].to = n;
+    decode_range(&jobs[0]);
+    if (threaded)
+        pthread_join(helper, NULL);
+}
+
+/* Keep what is not a replay (offset at or below the chain head's), decode it, and drop an id
+ * repeated within the batch (the first one stays). */
 static void decode_filter(baton_audit_writer_t *w, entry_t *es, size_t n, audit_map_t *seen,
-                          char **keys, baton_audit_result_t *res)
+                          baton_audit_result_t *res)
 {
     for (size_t i = 0; i < n; i++) {
         entry_t *e = &es[i];
@@ -180,76 +248,73 @@ static void decode_filter(baton_audit_writer_t *w, entry_t *es, size_t n, audit_
             res->replayed++;
             continue;
         }
+        if (e->m->offset > h->last_offset + 1) /* never seen: gone from Kafka (retention)? */
+            res->offset_gap += (size_t)(e->m->offset - h->last_offset - 1);
         h->last_offset = e->m->offset;
         h->touched = true;
-        char why[128] = "";
-        e->env = baton_kafka_envelope_unpack(e->m->value, e->m->value_len, why, sizeof why);
-        if (e->env && *e->env->id) {
-            e->event_id = baton_xstrdup(e->env->id);
-            e->payload = baton_event_to_json_text(&e->env->base);
-        } else {
-            e->event_id = baton_xasprintf("undecodable:%s:%d:%lld", e->m->topic,
-                                          (int)e->m->partition, (long long)e->m->offset);
-            e->payload = hex_json(e->m->value, e->m->value_len, e->env ? "no event id" : why);
-            baton_kafka_envelope_free(e->env);
-            e->env = NULL;
-        }
-        keys[i] = baton_xasprintf("%s\n%s", e->m->topic, e->event_id);
-        if (audit__map_get(seen, keys[i]) != (size_t)-1) {
-            res->duplicates++;
-            continue;
-        }
-        audit__map_put(seen, keys[i], i);
         e->keep = true;
     }
+    decode_all(es, n, false, 2);
+    for (size_t i = 0; i < n; i++) {
+        entry_t *e = &es[i];
+        if (!e->keep)
+            continue;
+        if (audit__map_get(seen, e->id_key) != (size_t)-1) {
+            e->keep = false;
+            res->duplicates++;
+            continue;
+        }
+        audit__map_put(seen, e->id_key, i);
+    }
 }
 
-static int copy_ids(baton_audit_writer_t *w, entry_t *es, size_t n)
+/* Record the kept entries' dedup keys (arrays unnested: one round trip, no staging table).
+ * The insert returns the keys it added; a kept entry whose key did not come back was logged
+ * before: a duplicate. seen maps each kept key to its entry. */
+static int dedup_ids(baton_audit_writer_t *w, entry_t *es, size_t n, const audit_map_t *seen,
+                     baton_audit_result_t *res)
 {
-    static const char *const cols[] = {"idx", "topic", "event_id", "kpartition", "koffset"};
-    int rc = baton_pg_copy_begin(w->pg, "audit_stage_ids", cols, 5);
-    audit_copy_row_t r = {.n = 0};
-    for (size_t i = 0; rc == 0 && i < n; i++) {
+    baton_buf_t keys = BATON_BUF_INIT, parts = BATON_BUF_INIT, offs = BATON_BUF_INIT;
+    baton_buf_putc(&keys, '{');
+    baton_buf_putc(&parts, '{');
+    baton_buf_putc(&offs, '{');
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
         if (!es[i].keep)
             continue;
-        audit__row_int(&r, (long long)i);
-        audit__row_str(&r, es[i].m->topic);
-        audit__row_str(&r, es[i].event_id);
-        audit__row_int(&r, es[i].m->partition);
-        audit__row_int(&r, es[i].m->offset);
-        rc = baton_pg_copy_row(w->pg, (const char *const *)r.v);
-        audit__row_clear(&r);
+        const char *sep = kept++ ? "," : "";
+        baton_buf_appendf(&keys, "%s%s", sep, es[i].id_key);
+        baton_buf_appendf(&parts, "%s%d", sep, (int)es[i].m->partition);
+        baton_buf_appendf(&offs, "%s%lld", sep, (long long)es[i].m->offset);
+        es[i].keep = false; /* until the insert says it is new */
     }
-    if (rc == 0)
-        return baton_pg_copy_end(w->pg, NULL);
-    baton_pg_copy_abort(w->pg);
-    return rc;
-}
-
-/* Record the new ids; those that were logged before come back as duplicates. One statement:
- * the insert skips conflicts, and the staged ids it did not return are the duplicates. */
-static int dedup_ids(baton_audit_writer_t *w, entry_t *es, size_t n, baton_audit_result_t *res)
-{
-    int rc = copy_ids(w, es, n);
+    baton_buf_putc(&keys, '}');
+    baton_buf_putc(&parts, '}');
+    baton_buf_putc(&offs, '}');
+    int rc = 0;
     PGresult *r = NULL;
-    if (rc == 0)
+    if (kept) {
+        const char *params[] = {keys.data, parts.data, offs.data};
         rc = baton_pg_exec(w->pg, &r,
-                           "WITH ins AS (INSERT INTO audit_event_ids"
-                           " (topic, event_id, kpartition, koffset)"
-                           " SELECT topic, event_id, kpartition, koffset FROM audit_stage_ids"
-                           " ON CONFLICT DO NOTHING RETURNING topic, event_id)"
-                           " SELECT s.idx FROM audit_stage_ids s WHERE NOT EXISTS"
-                           " (SELECT 1 FROM ins WHERE ins.topic = s.topic"
-                           " AND ins.event_id = s.event_id)",
-                           0, NULL);
-    for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
-        size_t idx = (size_t)atoll(PQgetvalue(r, i, 0));
-        if (idx < n && es[idx].keep) {
-            es[idx].keep = false;
-            res->duplicates++;
+                           "INSERT INTO audit_event_ids (id_key, kpartition, koffset)"
+                           " SELECT * FROM unnest($1::uuid[], $2::integer[], $3::bigint[])"
+                           " ON CONFLICT DO NOTHING RETURNING id_key",
+                           3, params);
+    }
+    size_t added = 0;
+    for (int i = 0; rc == 0 && r && i < PQntuples(r); i++) {
+        size_t idx = audit__map_get(seen, PQgetvalue(r, i, 0));
+        if (idx < n && !es[idx].keep) {
+            es[idx].keep = true;
+            added++;
         }
     }
+    if (rc == 0)
+        res->duplicates += kept - added;
     PQclear(r);
+    baton_buf_free(&keys);
+    baton_buf_free(&parts);
+    baton_buf_free(&offs);
     return rc;
 }
 
@@ -278,10 +343,9 @@ static int ensure_month(baton_audit_writer_t *w, const char *m, char ***pending,
 }
 
 static const char *const log_cols[] = {
-    "recorded_month", "topic",      "kpartition",  "koffset",        "seq",
-    "event_id",       "event_type", "tenant",      "instance_id",    "task_id",
-    "actor",          "occurred_at_ms", "recorded_at_ms", "payload", "prev_hash",
-    "hash"};
+    "recorded_month", "topic",   "kpartition",  "koffset", "seq",   "event_id",
+    "event_type",     "tenant",  "instance_id", "task_id", "actor", "occurred_at_ms",
+    "recorded_at_ms", "payload", "prev_hash",   "hash"};
 
 static void row_of(const entry_t *e, baton_audit_row_t *row)
 {
@@ -369,10 +433,15 @@ static int write_rows(baton_audit_writer_t *w, entry_t *es, size_t n, char ***pe
     return rc;
 }
 
+/* Every touched head in one statement (arrays unnested), not one round trip each. */
 static int save_heads(baton_audit_writer_t *w)
 {
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < w->nheads; i++) {
+    baton_buf_t a[5] = {BATON_BUF_INIT, BATON_BUF_INIT, BATON_BUF_INIT, BATON_BUF_INIT,
+                        BATON_BUF_INIT};
+    for (int k = 0; k < 5; k++)
+        baton_buf_putc(&a[k], '{');
+    size_t touched = 0;
+    for (size_t i = 0; i < w->nheads; i++) {
         const head_t *h = &w->heads[i];
         if (!h->touched)
             continue;
@@ -380,67 +449,89 @@ static int save_heads(baton_audit_writer_t *w)
         snprintf(part, sizeof part, "%d", (int)h->partition);
         snprintf(seq, sizeof seq, "%lld", (long long)h->seq);
         snprintf(off, sizeof off, "%lld", (long long)h->last_offset);
-        const char *params[] = {h->topic, part, seq, off, h->hash};
-        rc = baton_pg_exec(w->pg, NULL,
-                           "INSERT INTO audit_chain_heads (topic, kpartition, seq, last_offset,"
-                           " hash) VALUES ($1, $2::integer, $3::bigint, $4::bigint, $5)"
-                           " ON CONFLICT (topic, kpartition) DO UPDATE SET seq = EXCLUDED.seq,"
-                           " last_offset = EXCLUDED.last_offset, hash = EXCLUDED.hash,"
-                           " updated_at = now()",
-                           5, params);
+        const char *vals[] = {h->topic, part, seq, off, h->hash};
+        for (int k = 0; k < 5; k++) {
+            if (touched)
+                baton_buf_putc(&a[k], ',');
+            baton_buf_putc(&a[k], '"');
+            for (const char *c = vals[k]; *c; c++) {
+                if (*c == '"' || *c == '\\')
+                    baton_buf_putc(&a[k], '\\');
+                baton_buf_putc(&a[k], *c);
+            }
+            baton_buf_putc(&a[k], '"');
+        }
+        touched++;
     }
+    int rc = 0;
+    if (touched) {
+        for (int k = 0; k < 5; k++)
+            baton_buf_putc(&a[k], '}');
+        const char *params[] = {a[0].data, a[1].data, a[2].data, a[3].data, a[4].data};
+        rc = baton_pg_exec(
+            w->pg, NULL,
+            "INSERT INTO audit_chain_heads (topic, kpartition, seq, last_offset, hash)"
+            " SELECT * FROM unnest($1::text[], $2::integer[], $3::bigint[],"
+            " $4::bigint[], $5::text[])"
+            " ON CONFLICT (topic, kpartition) DO UPDATE SET seq = EXCLUDED.seq,"
+            " last_offset = EXCLUDED.last_offset, hash = EXCLUDED.hash,"
+            " updated_at = now()",
+            5, params);
+    }
+    for (int k = 0; k < 5; k++)
+        baton_buf_free(&a[k]);
     return rc;
 }
 
-int baton_audit_write(baton_audit_writer_t *w, const baton_audit_msg_t *msgs, size_t n,
-                      baton_audit_result_t *res_out, char *err, size_t errlen)
+static void lap(baton_audit_result_t *res, int phase, int64_t *t)
 {
-    baton_audit_result_t res = {0};
-    if (res_out)
-        *res_out = res;
-    if (n == 0)
-        return 0;
-    int rc = prepare(w);
-    if (rc == 0)
-        rc = baton_pg_begin(w->pg);
-    if (rc == 0)
-        rc = load_heads(w, msgs, n);
-    entry_t *es = baton_xcalloc(n, sizeof *es);
-    audit_map_t seen = {0};
-    char **keys = baton_xcalloc(n, sizeof *keys);
-    char **pending = NULL;
-    size_t npending = 0;
+    int64_t now = baton_mono_ns();
+    res->phase_s[phase] = (double)(now - *t) / 1e9;
+    *t = now;
+}
+
+struct baton_audit_batch {
+    const baton_audit_msg_t *msgs;
+    size_t n;
+    entry_t *es;
+};
+
+static baton_audit_batch_t *batch_new(const baton_audit_msg_t *msgs, size_t n)
+{
+    baton_audit_batch_t *b = baton_xcalloc(1, sizeof *b);
+    b->msgs = msgs;
+    b->n = n;
+    b->es = baton_xcalloc(n ? n : 1, sizeof *b->es);
     for (size_t i = 0; i < n; i++)
-        es[i].m = &msgs[i];
-    int64_t T[8] = {0}; T[0] = baton_mono_ns();
-    if (rc == 0) {
-        decode_filter(w, es, n, &seen, keys, &res);
-        T[1] = baton_mono_ns();
-        rc = dedup_ids(w, es, n, &res);
+        b->es[i].m = &msgs[i];
+    return b;
+}
+
+baton_audit_batch_t *baton_audit_batch_decode(const baton_audit_msg_t *msgs, size_t n, int threads)
+{
+    baton_audit_batch_t *b = batch_new(msgs, n);
+    decode_all(b->es, n, true, threads);
+    return b;
+}
+
+void baton_audit_batch_free(baton_audit_batch_t *b)
+{
+    if (!b)
+        return;
+    for (size_t i = 0; i < b->n; i++) {
+        baton_kafka_envelope_free(b->es[i].env);
+        free(b->es[i].event_id);
+        free(b->es[i].payload);
     }
-    T[2] = baton_mono_ns();
-    if (rc == 0)
-        rc = write_rows(w, es, n, &pending, &npending, &res);
-    T[3] = baton_mono_ns();
-    if (rc == 0)
-        rc = save_heads(w);
-    T[4] = baton_mono_ns();
-    if (rc == 0)
-        rc = audit__proj_apply(w->proj, w->pg);
-    T[5] = baton_mono_ns();
-    if (rc == 0)
-        rc = baton_pg_commit(w->pg);
-    T[6] = baton_mono_ns();
-    if (getenv("AUDIT_TRACE"))
-        fprintf(stderr, "n=%zu decode %.1f dedup %.1f rows %.1f heads %.1f proj %.1f commit %.1f ms\n", n,
-                (T[1]-T[0])/1e6, (T[2]-T[1])/1e6, (T[3]-T[2])/1e6, (T[4]-T[3])/1e6, (T[5]-T[4])/1e6, (T[6]-T[5])/1e6);
-    if (rc != 0) {
-        baton_seterr(err, errlen, "%s", baton_pg_errstr(w->pg));
-        baton_pg_rollback(w->pg);
-        audit__proj_reset(w->proj);
-    }
+    free(b->es);
+    free(b);
+}
+
+/* Remember the partitions created in a committed transaction (dropped after a rollback). */
+static void keep_months(baton_audit_writer_t *w, char **pending, size_t npending, bool committed)
+{
     for (size_t i = 0; i < npending; i++) {
-        if (rc == 0) {
+        if (committed) {
             w->months = baton_xrealloc(w->months, (w->nmonths + 1) * sizeof *w->months);
             w->months[w->nmonths++] = pending[i];
         } else {
@@ -448,16 +539,72 @@ int baton_audit_write(baton_audit_writer_t *w, const baton_audit_msg_t *msgs, si
         }
     }
     free(pending);
-    for (size_t i = 0; i < n; i++) {
-        baton_kafka_envelope_free(es[i].env);
-        free(es[i].event_id);
-        free(es[i].payload);
-        free(keys[i]);
+}
+
+/* The transaction, phase by phase (see the top of this file). */
+static int write_tx(baton_audit_writer_t *w, baton_audit_batch_t *b, audit_map_t *seen,
+                    char ***pending, size_t *npending, baton_audit_result_t *res)
+{
+    int rc = prepare(w);
+    if (rc == 0)
+        rc = baton_pg_begin(w->pg);
+    if (rc == 0)
+        rc = load_heads(w, b->msgs, b->n);
+    int64_t t = baton_mono_ns();
+    if (rc == 0) {
+        decode_filter(w, b->es, b->n, seen, res);
+        lap(res, BATON_AUDIT_PHASE_DECODE, &t);
+        rc = dedup_ids(w, b->es, b->n, seen, res);
+        lap(res, BATON_AUDIT_PHASE_DEDUP, &t);
     }
+    if (rc == 0) {
+        rc = write_rows(w, b->es, b->n, pending, npending, res);
+        if (rc == 0)
+            rc = save_heads(w);
+        lap(res, BATON_AUDIT_PHASE_ROWS, &t);
+    }
+    if (rc == 0) {
+        rc = audit__proj_apply(w->proj, w->pg);
+        lap(res, BATON_AUDIT_PHASE_PROJECT, &t);
+    }
+    if (rc == 0) {
+        rc = baton_pg_commit(w->pg);
+        lap(res, BATON_AUDIT_PHASE_COMMIT, &t);
+    }
+    return rc;
+}
+
+int baton_audit_write_batch(baton_audit_writer_t *w, baton_audit_batch_t *b,
+                            baton_audit_result_t *res_out, char *err, size_t errlen)
+{
+    baton_audit_result_t res = {0};
+    if (res_out)
+        *res_out = res;
+    if (b->n == 0)
+        return 0;
+    for (size_t i = 0; i < b->n; i++)
+        b->es[i].keep = false; /* a retry starts over */
+    audit_map_t seen = {0};
+    char **pending = NULL;
+    size_t npending = 0;
+    int rc = write_tx(w, b, &seen, &pending, &npending, &res);
+    if (rc != 0) {
+        baton_seterr(err, errlen, "%s", baton_pg_errstr(w->pg));
+        baton_pg_rollback(w->pg);
+        audit__proj_reset(w->proj);
+    }
+    keep_months(w, pending, npending, rc == 0);
     audit__map_free(&seen);
-    free(keys);
-    free(es);
     if (res_out && rc == 0)
         *res_out = res;
+    return rc;
+}
+
+int baton_audit_write(baton_audit_writer_t *w, const baton_audit_msg_t *msgs, size_t n,
+                      baton_audit_result_t *res, char *err, size_t errlen)
+{
+    baton_audit_batch_t *b = batch_new(msgs, n);
+    int rc = baton_audit_write_batch(w, b, res, err, errlen);
+    baton_audit_batch_free(b);
     return rc;
 }

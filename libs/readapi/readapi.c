@@ -29,9 +29,9 @@ baton_readapi_t *baton_readapi_new(const baton_readapi_config_t *cfg, char *err,
     pthread_mutex_init(&api->mu, NULL);
     pthread_cond_init(&api->cv, NULL);
     if (cfg->metrics)
-        api->db_errors = baton_metrics_counter_child(baton_metrics_counter(
-            cfg->metrics, "baton_readapi_db_errors_total",
-            "Read API requests answered 5xx because of PostgreSQL", NULL));
+        api->db_errors = baton_metrics_counter_child(
+            baton_metrics_counter(cfg->metrics, "baton_readapi_db_errors_total",
+                                  "Read API requests answered 5xx because of PostgreSQL", NULL));
     return api;
 }
 
@@ -232,8 +232,7 @@ static json_t *stage_json(const baton_stage_def_t *sd)
                      "owner_role", sd->owner.role, "scope",
                      sd->owner.scope == BATON_SCOPE_UNIT ? "unit" : "facility", "depends_on", deps,
                      "ack_within", *ack ? json_string(ack) : json_null(), "complete_within",
-                     *done ? json_string(done) : json_null(), "escalation_steps",
-                     (int)sd->nsteps);
+                     *done ? json_string(done) : json_null(), "escalation_steps", (int)sd->nsteps);
 }
 
 static void pathways(baton_http_req_t *req, baton_http_resp_t *resp, void *ud)
@@ -250,10 +249,10 @@ static void pathways(baton_http_req_t *req, baton_http_resp_t *resp, void *ud)
         json_t *stages = json_array();
         for (size_t s = 0; s < d->nstages; s++)
             json_array_append_new(stages, stage_json(&d->stages[s]));
-        json_array_append_new(list, json_pack("{s:s,s:i,s:s,s:b,s:s,s:o}", "id", d->id,
-                                              "version", (int)d->version, "title", d->title,
-                                              "latest", latest == d, "trigger", d->trigger_event,
-                                              "stages", stages));
+        json_array_append_new(list,
+                              json_pack("{s:s,s:i,s:s,s:b,s:s,s:o}", "id", d->id, "version",
+                                        (int)d->version, "title", d->title, "latest", latest == d,
+                                        "trigger", d->trigger_event, "stages", stages));
     }
     baton_http_json(resp, 200, json_pack("{s:o}", "pathways", list));
     readapi__end(&r);

@@ -20,7 +20,8 @@
 
 #define WAITING_SUBQUERY                                                                           \
     "(SELECT json_agg(" WAITING_JSON " ORDER BY t.activated_at_ms, t.stage) FROM audit_tasks t"    \
-    " WHERE t.instance_id = i.instance_id AND t.tenant = i.tenant AND " READAPI_OPEN_TASK ")::text"
+    " WHERE t.instance_id = i.instance_id AND t.tenant = i.tenant AND " READAPI_OPEN_TASK          \
+    ")::text"
 
 #define INSTANCE_COLS                                                                              \
     "i.instance_id, i.pathway, i.pathway_version, i.facility, i.unit, i.encounter, i.status,"      \
@@ -34,13 +35,12 @@ static json_t *instance_json(PGresult *res, int i)
         json_decref(waiting);
         waiting = json_array();
     }
-    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "id",
-                     readapi__str(res, i, 0), "pathway", readapi__str(res, i, 1), "version",
-                     readapi__int(res, i, 2), "facility", readapi__str(res, i, 3), "unit",
-                     readapi__str(res, i, 4), "encounter", readapi__str(res, i, 5), "status",
-                     readapi__str(res, i, 6), "started_at", readapi__time(res, i, 7), "closed_at",
-                     readapi__time(res, i, 8), "updated_at", readapi__time(res, i, 9),
-                     "waiting_on", waiting);
+    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "id", readapi__str(res, i, 0),
+                     "pathway", readapi__str(res, i, 1), "version", readapi__int(res, i, 2),
+                     "facility", readapi__str(res, i, 3), "unit", readapi__str(res, i, 4),
+                     "encounter", readapi__str(res, i, 5), "status", readapi__str(res, i, 6),
+                     "started_at", readapi__time(res, i, 7), "closed_at", readapi__time(res, i, 8),
+                     "updated_at", readapi__time(res, i, 9), "waiting_on", waiting);
 }
 
 void readapi__instances(baton_http_req_t *req, baton_http_resp_t *resp, void *ud)
@@ -100,8 +100,8 @@ static json_t *task_stage_json(PGresult *res, int i)
         json_object_set_new(o, names[c], v);
     }
     json_object_set_new(o, "escalation_level", readapi__int(res, i, 5));
-    const char *times[] = {"ack_due_at",   "complete_due_at", "activated_at", "acknowledged_at",
-                           "started_at",   "completed_at",    "closed_at"};
+    const char *times[] = {"ack_due_at", "complete_due_at", "activated_at", "acknowledged_at",
+                           "started_at", "completed_at",    "closed_at"};
     for (int c = 0; c < 7; c++)
         json_object_set_new(o, times[c], readapi__time(res, i, 6 + c));
     const char *flags[] = {"ack_breached", "complete_breached", "coverage_gap", "skipped"};
@@ -114,8 +114,7 @@ static json_t *task_stage_json(PGresult *res, int i)
 
 /* Stages in definition order when the definition is loaded (stages not yet activated show as
  * "pending"), else in activation order. */
-static json_t *stages_json(baton_readapi_t *api, PGresult *tasks, const char *pathway,
-                           int version)
+static json_t *stages_json(baton_readapi_t *api, PGresult *tasks, const char *pathway, int version)
 {
     json_t *out = json_array();
     const baton_pathway_def_t *def =
@@ -133,8 +132,8 @@ static json_t *stages_json(baton_readapi_t *api, PGresult *tasks, const char *pa
             if (strcmp(PQgetvalue(tasks, i, 1), sd->id) == 0)
                 st = task_stage_json(tasks, i);
         if (!st)
-            st = json_pack("{s:s,s:s,s:s,s:n}", "stage", sd->id, "status", "pending",
-                           "owner_role", sd->owner.role, "owner");
+            st = json_pack("{s:s,s:s,s:s,s:n}", "stage", sd->id, "status", "pending", "owner_role",
+                           sd->owner.role, "owner");
         json_object_set_new(st, "title", json_string(sd->title));
         json_array_append_new(out, st);
     }
@@ -163,9 +162,9 @@ void readapi__instance(baton_http_req_t *req, baton_http_resp_t *resp, void *ud)
                                          2, params);
         if (tasks) {
             json_t *o = instance_json(inst, 0);
-            json_object_set_new(o, "stages",
-                                stages_json(api, tasks, PQgetvalue(inst, 0, 1),
-                                            atoi(PQgetvalue(inst, 0, 2))));
+            json_object_set_new(
+                o, "stages",
+                stages_json(api, tasks, PQgetvalue(inst, 0, 1), atoi(PQgetvalue(inst, 0, 2))));
             baton_http_json(resp, 200, o);
             PQclear(tasks);
         }
@@ -181,9 +180,8 @@ static json_t *audit_row_json(PGresult *res, int i)
                      readapi__int(res, i, 2), "seq", readapi__int(res, i, 3), "event_id",
                      readapi__str(res, i, 4), "type", readapi__str(res, i, 5), "actor",
                      readapi__str(res, i, 6), "occurred_at", readapi__time(res, i, 7),
-                     "recorded_at", readapi__time(res, i, 8), "prev_hash",
-                     readapi__str(res, i, 9), "hash", readapi__str(res, i, 10), "event",
-                     readapi__json(res, i, 11));
+                     "recorded_at", readapi__time(res, i, 8), "prev_hash", readapi__str(res, i, 9),
+                     "hash", readapi__str(res, i, 10), "event", readapi__json(res, i, 11));
 }
 
 void readapi__instance_audit(baton_http_req_t *req, baton_http_resp_t *resp, void *ud)

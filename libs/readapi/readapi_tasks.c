@@ -10,9 +10,8 @@
 static json_t *task_json(PGresult *res, int i)
 {
     json_t *o = json_object();
-    const char *strs[] = {"task_id", "instance_id", "pathway", NULL,       "stage",
-                          "role",    "owner",       "status",  NULL,       "facility",
-                          "unit"};
+    const char *strs[] = {"task_id", "instance_id", "pathway", NULL,       "stage", "role",
+                          "owner",   "status",      NULL,      "facility", "unit"};
     for (int c = 0; c < 11; c++) {
         if (!strs[c])
             continue;
@@ -122,14 +121,15 @@ static const char stats_sql[] =
     " el AS (SELECT pathway, stage, facility, unit,"
     "  json_object_agg(level::text, n ORDER BY level)::text AS by_level FROM e"
     "  GROUP BY 1, 2, 3, 4)"
-    " SELECT t.pathway, t.stage, t.facility, t.unit, count(*),"                           /* 0-4 */
-    "  count(t.acknowledged_at_ms), percentile_cont(ARRAY[0.5, 0.9, 0.99]) WITHIN GROUP"  /* 5 */
-    "  (ORDER BY (t.acknowledged_at_ms - t.activated_at_ms) / 1000.0),"                   /* 6 */
-    "  count(t.completed_at_ms), percentile_cont(ARRAY[0.5, 0.9, 0.99]) WITHIN GROUP"     /* 7 */
-    "  (ORDER BY (t.completed_at_ms - t.activated_at_ms) / 1000.0),"                      /* 8 */
-    "  count(*) FILTER (WHERE t.ack_breached), count(*) FILTER (WHERE t.complete_breached)," /* 9,10 */
-    "  sum(t.reassign_count), sum(t.override_count), sum(t.action_count),"                /* 11-13 */
-    "  sum(t.escalation_count), el.by_level"                                              /* 14,15 */
+    " SELECT t.pathway, t.stage, t.facility, t.unit, count(*),"                          /* 0-4 */
+    "  count(t.acknowledged_at_ms), percentile_cont(ARRAY[0.5, 0.9, 0.99]) WITHIN GROUP" /* 5 */
+    "  (ORDER BY (t.acknowledged_at_ms - t.activated_at_ms) / 1000.0),"                  /* 6 */
+    "  count(t.completed_at_ms), percentile_cont(ARRAY[0.5, 0.9, 0.99]) WITHIN GROUP"    /* 7 */
+    "  (ORDER BY (t.completed_at_ms - t.activated_at_ms) / 1000.0),"                     /* 8 */
+    "  count(*) FILTER (WHERE t.ack_breached), count(*) FILTER (WHERE t.complete_breached)," /* 9,10
+                                                                                              */
+    "  sum(t.reassign_count), sum(t.override_count), sum(t.action_count)," /* 11-13 */
+    "  sum(t.escalation_count), el.by_level"                               /* 14,15 */
     " FROM t LEFT JOIN el USING (pathway, stage, facility, unit)"
     " GROUP BY t.pathway, t.stage, t.facility, t.unit, el.by_level"
     " ORDER BY t.pathway, t.stage, t.facility, t.unit";
@@ -141,16 +141,15 @@ static json_t *stats_row(PGresult *res, int i)
         json_decref(levels);
         levels = json_object();
     }
-    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:{s:o,s:o},s:o,s:o,s:o,s:o,s:o,s:o}",
-                     "pathway", readapi__str(res, i, 0), "stage", readapi__str(res, i, 1),
-                     "facility", readapi__str(res, i, 2), "unit", readapi__str(res, i, 3),
-                     "tasks", readapi__int(res, i, 4), "time_to_ack_s", percentiles(res, i, 6, 5),
-                     "time_to_complete_s", percentiles(res, i, 8, 7), "sla_breaches", "ack",
-                     readapi__int(res, i, 9), "complete", readapi__int(res, i, 10),
-                     "escalations", readapi__int(res, i, 14), "escalations_by_level", levels,
-                     "reassignments", readapi__int(res, i, 11), "reassignment_rate",
-                     ratio(res, i, 11, 4), "overrides", readapi__int(res, i, 12),
-                     "override_frequency", ratio(res, i, 12, 13));
+    return json_pack(
+        "{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:{s:o,s:o},s:o,s:o,s:o,s:o,s:o,s:o}", "pathway",
+        readapi__str(res, i, 0), "stage", readapi__str(res, i, 1), "facility",
+        readapi__str(res, i, 2), "unit", readapi__str(res, i, 3), "tasks", readapi__int(res, i, 4),
+        "time_to_ack_s", percentiles(res, i, 6, 5), "time_to_complete_s", percentiles(res, i, 8, 7),
+        "sla_breaches", "ack", readapi__int(res, i, 9), "complete", readapi__int(res, i, 10),
+        "escalations", readapi__int(res, i, 14), "escalations_by_level", levels, "reassignments",
+        readapi__int(res, i, 11), "reassignment_rate", ratio(res, i, 11, 4), "overrides",
+        readapi__int(res, i, 12), "override_frequency", ratio(res, i, 12, 13));
 }
 
 /* ?from= / ?to= (RFC 3339) into ms text; false after answering 400. */

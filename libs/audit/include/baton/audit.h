@@ -15,8 +15,12 @@
  * last Kafka offset applied, updated in the same transaction as the rows.
  *
  * Idempotency: a message at or below its partition's applied offset is a replay and is
- * skipped; otherwise its (topic, event id) is looked up in audit_event_ids (unpartitioned,
- * primary key (topic, event_id)) and a duplicate is skipped. Neither adds a row. */
+ * skipped; otherwise its dedup key (the first 128 bits of SHA-256(topic "\n" event id), as a
+ * uuid) is inserted into audit_event_ids (unpartitioned primary key) and a key already there
+ * is a duplicate, skipped. Neither adds a row.
+ *
+ * Concurrency: one writer per connection and thread. Several writers may run at once on
+ * disjoint partition numbers (chain heads are locked FOR UPDATE per (topic, partition)). */
 #ifndef BATON_AUDIT_H
 #define BATON_AUDIT_H
 
@@ -85,11 +89,25 @@ typedef struct {
     size_t value_len;
 } baton_audit_msg_t;
 
+/* Where a batch's time went (baton_audit_result_t.phase_s). */
+enum {
+    BATON_AUDIT_PHASE_DECODE = 0, /* unpack + canonical JSON (two threads) */
+    BATON_AUDIT_PHASE_DEDUP,      /* event ids staged and recorded */
+    BATON_AUDIT_PHASE_ROWS,       /* chain + COPY into audit_log + chain heads */
+    BATON_AUDIT_PHASE_PROJECT,    /* projections */
+    BATON_AUDIT_PHASE_COMMIT,
+    BATON_AUDIT_PHASES
+};
+
 typedef struct {
     size_t inserted;    /* rows added to the log */
     size_t replayed;    /* at or below the applied offset */
     size_t duplicates;  /* event id seen before */
     size_t undecodable; /* not an Envelope (recorded anyway, type "undecodable") */
+    /* offsets skipped over: the consumer never got them (deleted by retention before they
+     * were audited). The chain cannot show this, so it is reported here. */
+    size_t offset_gap;
+    double phase_s[BATON_AUDIT_PHASES]; /* seconds per phase */
 } baton_audit_result_t;
 
 typedef struct baton_audit_writer baton_audit_writer_t;
@@ -104,6 +122,16 @@ void baton_audit_writer_free(baton_audit_writer_t *w);
  * err: BATON_EUNAVAIL when the connection broke, BATON_EAGAIN for a serialization failure. */
 int baton_audit_write(baton_audit_writer_t *w, const baton_audit_msg_t *msgs, size_t n,
                       baton_audit_result_t *res, char *err, size_t errlen);
+
+/* Pipelining: the CPU-heavy part (unpack + canonical JSON) done ahead, on any thread, while
+ * the writer's thread writes the previous batch. msgs are borrowed until the batch is freed.
+ * threads: 1, or 2 to split the work. Never NULL. */
+typedef struct baton_audit_batch baton_audit_batch_t;
+baton_audit_batch_t *baton_audit_batch_decode(const baton_audit_msg_t *msgs, size_t n, int threads);
+/* baton_audit_write for a decoded batch (may be called again on failure: a retry). */
+int baton_audit_write_batch(baton_audit_writer_t *w, baton_audit_batch_t *b,
+                            baton_audit_result_t *res, char *err, size_t errlen);
+void baton_audit_batch_free(baton_audit_batch_t *b);
 
 /* ---------------------------------------------------------------- verification */
 

@@ -60,10 +60,10 @@ typedef int (*baton_readapi_auth_fn)(baton_http_req_t *req, baton_http_resp_t *r
                                      size_t len, void *ud);
 
 typedef struct {
-    const char *pg_dsn;                  /* read-only role; copied */
-    unsigned pool_size;                  /* connections, default 4 */
-    int statement_timeout_ms;            /* per query, default 5000 */
-    baton_readapi_auth_fn auth;          /* required */
+    const char *pg_dsn;         /* read-only role; copied */
+    unsigned pool_size;         /* connections, default 4 */
+    int statement_timeout_ms;   /* per query, default 5000 */
+    baton_readapi_auth_fn auth; /* required */
     void *auth_ud;
     const baton_pathway_set_t *pathways; /* borrowed, may be NULL; outlive the readapi */
     baton_metrics_t *metrics;            /* optional: baton_readapi_db_errors_total */
