@@ -201,14 +201,14 @@ TEST(timer_it_sigkill_restart)
     tit_env_start(&e);
     tit_svc_start(&e, &s, "timer", true);
     enum { OVERDUE = 10, LATER = 10 };
-    static char ids[OVERDUE + LATER][32], keys[OVERDUE + LATER][48];
+    static char ids[OVERDUE + LATER][32], keys[OVERDUE + LATER][64];
     tit_sched_t sch[OVERDUE + LATER];
     int64_t now = baton_now_ms();
     for (int i = 0; i < OVERDUE + LATER; i++) {
         bool over = i < OVERDUE;
         snprintf(ids[i], sizeof ids[i], "%s-%d", over ? "overdue" : "later", i);
         /* the overdue ones share one key: one inbound partition shows their order */
-        snprintf(keys[i], sizeof keys[i], "t1/enc-%s", over ? "restart" : ids[i]);
+        snprintf(keys[i], sizeof keys[i], "t1/enc-%.31s", over ? "restart" : ids[i]);
         int64_t due = over ? now + 2500 + (OVERDUE - i) * 37 : now + 16000 + i * 50;
         sch[i] = (tit_sched_t){ids[i], due, keys[i], "escalation", ""};
     }
