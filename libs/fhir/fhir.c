@@ -76,6 +76,41 @@ static void check_canonical(fhir_ctx_t *c)
     baton_canon_problems_free(&probs);
 }
 
+/* A resource that names no facility the FHIR way (ServiceRequest and Task have no field for
+ * it) may carry one in the extension BATON_FHIR_EXT_FACILITY: valueString, valueCode,
+ * valueIdentifier.value or valueReference to an Organization. Without any, facility-scoped
+ * roles cannot be resolved and the task would wait on a coverage gap. */
+static void facility_extension(fhir_ctx_t *c, const json_t *res)
+{
+    if (json_object_get(c->event, "facility"))
+        return;
+    size_t i;
+    const json_t *ext;
+    char path[96];
+    json_array_foreach(json_object_get(res, "extension"), i, ext)
+    {
+        const char *url = json_string_value(json_object_get(ext, "url"));
+        if (!url || strcmp(url, BATON_FHIR_EXT_FACILITY) != 0)
+            continue;
+        snprintf(path, sizeof path, "%s.extension[%zu]", c->rtype, i);
+        const char *v = json_string_value(json_object_get(ext, "valueString"));
+        if (!v)
+            v = json_string_value(json_object_get(ext, "valueCode"));
+        if (!v)
+            v = json_string_value(
+                json_object_get(json_object_get(ext, "valueIdentifier"), "value"));
+        char *ref =
+            v ? NULL
+              : fhir__ref_id(c, json_object_get(ext, "valueReference"), "Organization", path);
+        if (v || ref)
+            fhir__set(c, "facility", v ? v : ref, path);
+        else
+            fhir__issue(c, "value", path, "the facility extension has no usable value");
+        free(ref);
+        return;
+    }
+}
+
 int fhir__map_resource(const baton_fhir_opts_t *opts, const json_t *res, const json_t *bundle,
                        const char *fallback_time, baton_fhir_item_t *item)
 {
@@ -99,6 +134,8 @@ int fhir__map_resource(const baton_fhir_opts_t *opts, const json_t *res, const j
         fhir__service_request(&c, res);
     else
         fhir__task(&c, res);
+    if (!c.errors)
+        facility_extension(&c, res);
 
     char evid[BATON_ID_LEN];
     if (!c.errors) {

@@ -24,7 +24,7 @@ typedef struct {
     const char *tenant;         /* BATON_TENANT */
     int duration_s;             /* length of the simulated day, wall seconds */
     unsigned seed;
-    bool tty;                   /* redraw the board in place */
+    bool tty; /* redraw the board in place */
 } demo_conf_t;
 
 /* ---- the world ---- */
@@ -79,16 +79,13 @@ void demo_staff_stop(void);
 void demo_staff_tick(const demo_conf_t *c, int64_t now_ms);
 /* Pending simulated-staff actions. */
 int demo_staff_pending(void);
-/* Schedule a clinical event the EHR sends later (e.g. transport.completed after pickup). */
-void demo_staff_after(int64_t at_ms, const char *what, const char *encounter, const char *facility,
-                      const char *unit);
 
 void demo_feed_init(const demo_conf_t *c, int64_t t0_ms);
 /* Sends the events whose time has come; returns how many remain. */
 int demo_feed_tick(const demo_conf_t *c, int64_t now_ms);
 /* Send one canonical event (JSON); returns the HTTP status. */
-long demo_send_event(const demo_conf_t *c, const char *type, const char *facility,
-                     const char *unit, const char *patient, const char *encounter,
+long demo_send_event(const demo_conf_t *c, const char *type, const char *facility, const char *unit,
+                     const char *patient, const char *encounter,
                      json_t *attributes /* stolen, may be NULL */);
 long demo_send_hl7(const demo_conf_t *c, const char *msg);
 

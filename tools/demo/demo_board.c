@@ -39,28 +39,25 @@ int demo_open_instances(const demo_conf_t *c)
     return n;
 }
 
-/* One line per open stage of an instance. */
+/* One line per stage the instance waits on. */
 static void board_instance(json_t *inst)
 {
-    json_t *tasks = json_object_get(inst, "stages");
-    if (!json_is_array(tasks))
-        tasks = json_object_get(inst, "tasks");
     size_t i;
     json_t *t;
     int shown = 0;
-    json_array_foreach(tasks, i, t)
+    json_array_foreach(json_object_get(inst, "waiting_on"), i, t)
     {
-        const char *st = str(t, "status");
-        if (!*st || strcmp(st, "completed") == 0 || strcmp(st, "cancelled") == 0)
-            continue;
         const char *owner = str(t, "owner");
-        char waiting[40];
-        snprintf(waiting, sizeof waiting, "%s", *owner ? owner : "");
-        if (!*owner)
-            snprintf(waiting, sizeof waiting, "role %s (gap)", str(t, "role"));
-        printf("  %-5s %-9s %-17s %-20s %-11s %-22s L%lld\n", str(inst, "unit"),
-               shown ? "" : str(inst, "patient"), shown ? "" : str(inst, "pathway"),
-               str(t, "stage"), st, waiting, json_integer_value(json_object_get(t, "escalation_level")));
+        char waiting[48];
+        if (*owner)
+            snprintf(waiting, sizeof waiting, "%s (%s)", owner, str(t, "waiting_for"));
+        else
+            snprintf(waiting, sizeof waiting, "nobody: %s gap", str(t, "role"));
+        printf("  %-8s %-5s %-9s %-17s %-20s %-11s %-34s L%lld\n",
+               shown ? "" : str(inst, "facility"), shown ? "" : str(inst, "unit"),
+               shown ? "" : str(inst, "encounter"), shown ? "" : str(inst, "pathway"),
+               str(t, "stage"), str(t, "status"), waiting,
+               json_integer_value(json_object_get(t, "escalation_level")));
         shown++;
     }
 }
@@ -78,8 +75,8 @@ void demo_board_draw(const demo_conf_t *c, int64_t elapsed_ms, int feed_left)
            "notifications %d, escalations %d | acks %d, completes %d, declines %d\n",
            (long long)(elapsed_ms / 1000), c->duration_s, s.events_sent, s.events_rejected,
            feed_left, s.notifications, s.by_kind[2], s.acks, s.completes, s.declines);
-    printf("  %-5s %-9s %-17s %-20s %-11s %-22s %s\n", "UNIT", "PATIENT", "PATHWAY", "STAGE",
-           "STATUS", "OWNER / WAITING ON", "ESC");
+    printf("  %-8s %-5s %-9s %-17s %-20s %-11s %-34s %s\n", "HOSPITAL", "UNIT", "ENCOUNTER",
+           "PATHWAY", "STAGE", "STATUS", "OWNER (WAITING FOR)", "ESC");
     size_t i;
     json_t *inst;
     json_array_foreach(list, i, inst) board_instance(inst);
@@ -89,24 +86,65 @@ void demo_board_draw(const demo_conf_t *c, int64_t elapsed_ms, int feed_left)
     json_decref(j);
 }
 
+/* A percentile in seconds as text; "-" when no task got there (null). */
+static const char *pct(char *buf, size_t len, json_t *row, const char *which, const char *p)
+{
+    json_t *v = json_object_get(json_object_get(row, which), p);
+    if (json_is_number(v))
+        snprintf(buf, len, "%.1fs", json_number_value(v));
+    else
+        snprintf(buf, len, "-");
+    return buf;
+}
+
+/* Per pathway stage (all units together would hide the per-unit view; the API gives both). */
 static void print_stats(json_t *stats)
 {
-    json_t *rows = list_of(stats, "stages");
     size_t i;
     json_t *r;
-    printf("\n%-17s %-20s %8s %8s %8s %8s %9s %7s\n", "PATHWAY", "STAGE", "TASKS", "ACK p50",
-           "ACK p90", "DONE p50", "DONE p90", "BREACH");
-    json_array_foreach(rows, i, r)
+    printf("\n%-17s %-20s %-6s %-4s %5s %8s %8s %8s %8s %6s %6s %5s\n", "PATHWAY", "STAGE", "HOSP",
+           "UNIT", "TASKS", "ACK p50", "ACK p90", "DONE p50", "DONE p90", "BREACH", "ESCAL",
+           "REASS");
+    json_array_foreach(json_object_get(stats, "groups"), i, r)
     {
-        json_t *ack = json_object_get(r, "time_to_ack_ms"), *done = json_object_get(r, "time_to_complete_ms");
-        printf("%-17s %-20s %8lld %7.1fs %7.1fs %7.1fs %8.1fs %7lld\n", str(r, "pathway"),
-               str(r, "stage"), json_integer_value(json_object_get(r, "tasks")),
-               json_number_value(json_object_get(ack, "p50")) / 1000.0,
-               json_number_value(json_object_get(ack, "p90")) / 1000.0,
-               json_number_value(json_object_get(done, "p50")) / 1000.0,
-               json_number_value(json_object_get(done, "p90")) / 1000.0,
-               json_integer_value(json_object_get(r, "sla_breaches")));
+        json_t *br = json_object_get(r, "sla_breaches");
+        char a50[16], a90[16], d50[16], d90[16];
+        printf("%-17s %-20s %-6s %-4s %5lld %8s %8s %8s %8s %6lld %6lld %5lld\n", str(r, "pathway"),
+               str(r, "stage"), str(r, "facility"), str(r, "unit"),
+               json_integer_value(json_object_get(r, "tasks")),
+               pct(a50, sizeof a50, r, "time_to_ack_s", "p50"),
+               pct(a90, sizeof a90, r, "time_to_ack_s", "p90"),
+               pct(d50, sizeof d50, r, "time_to_complete_s", "p50"),
+               pct(d90, sizeof d90, r, "time_to_complete_s", "p90"),
+               json_integer_value(json_object_get(br, "ack")) +
+                   json_integer_value(json_object_get(br, "complete")),
+               json_integer_value(json_object_get(r, "escalations")),
+               json_integer_value(json_object_get(r, "reassignments")));
     }
+}
+
+/* Escalations per level over all groups. */
+static void print_levels(json_t *stats)
+{
+    long long levels[16] = {0};
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(stats, "groups"), i, r)
+    {
+        const char *k;
+        json_t *v;
+        json_object_foreach(json_object_get(r, "escalations_by_level"), k, v)
+        {
+            int l = atoi(k);
+            if (l >= 0 && l < 16)
+                levels[l] += json_integer_value(v);
+        }
+    }
+    printf("escalations per level:");
+    for (int l = 1; l < 16; l++)
+        if (levels[l])
+            printf("  L%d: %lld", l, levels[l]);
+    printf("\n");
 }
 
 void demo_summary(const demo_conf_t *c)
@@ -118,16 +156,10 @@ void demo_summary(const demo_conf_t *c)
     json_t *stats = demo_get_json(c, "/v1/stats");
     if (stats) {
         print_stats(stats);
-        json_t *esc = json_object_get(stats, "escalations_per_level");
-        if (esc) {
-            char *e = json_dumps(esc, JSON_COMPACT);
-            printf("\nescalations per level: %s\n", e);
-            free(e);
-        }
-        printf("coverage gaps: %lld, reassignment rate: %.2f, override frequency: %.2f\n",
-               json_integer_value(json_object_get(stats, "coverage_gaps")),
-               json_number_value(json_object_get(stats, "reassignment_rate")),
-               json_number_value(json_object_get(stats, "override_frequency")));
+        printf(
+            "(times from activation; BREACH = acknowledgment + completion windows missed; ESCAL = "
+            "escalation steps fired; REASS = reassignments)\n\n");
+        print_levels(stats);
         json_decref(stats);
     } else {
         printf("(GET /v1/stats did not answer)\n");

@@ -28,7 +28,6 @@ typedef struct {
     char task_id[64];
     char instance_id[64];
     char what[48]; /* DO_EHR: the event type */
-    char encounter[64], facility[32], unit[32];
 } demo_job_t;
 
 static pthread_mutex_t jobs_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -52,17 +51,6 @@ int demo_staff_pending(void)
     int n = (int)njobs;
     pthread_mutex_unlock(&jobs_lock);
     return n;
-}
-
-void demo_staff_after(int64_t at_ms, const char *what, const char *encounter, const char *facility,
-                      const char *unit)
-{
-    demo_job_t j = {.at_ms = at_ms, .action = DO_EHR};
-    baton_strlcpy(j.what, what, sizeof j.what);
-    baton_strlcpy(j.encounter, encounter, sizeof j.encounter);
-    baton_strlcpy(j.facility, facility, sizeof j.facility);
-    baton_strlcpy(j.unit, unit ? unit : "", sizeof j.unit);
-    push_job(&j);
 }
 
 /* The EHR event that closes a stage, or NULL when staff complete it in the app. */
@@ -100,13 +88,13 @@ static void react_to_assignment(const char *person, const char *task_id, const c
     baton_strlcpy(j.person, person, sizeof j.person);
     baton_strlcpy(j.task_id, task_id, sizeof j.task_id);
     baton_strlcpy(j.instance_id, instance_id, sizeof j.instance_id);
-    if (!p->lead && r >= 95) {
+    if (!p->lead && r >= 93) {
         j.action = DO_DECLINE;
         j.at_ms = now + 1000 + jitter;
         push_job(&j);
         return;
     }
-    if (!p->lead && r >= 88) {
+    if (!p->lead && r >= 87) {
         demo_count(&demo_stats.stalls, 1); /* never answers: the chain reassigns */
         return;
     }
@@ -222,27 +210,21 @@ static void staff_action(const demo_job_t *j)
 /* An EHR event closing the stage: look the instance up for its encounter and place. */
 static void ehr_event(const demo_job_t *j)
 {
-    char enc[64], fac[32], unit[32];
-    baton_strlcpy(enc, j->encounter, sizeof enc);
-    baton_strlcpy(fac, j->facility, sizeof fac);
-    baton_strlcpy(unit, j->unit, sizeof unit);
-    if (!enc[0]) {
-        char path[128];
-        snprintf(path, sizeof path, "/v1/instances/%s", j->instance_id);
-        json_t *inst = demo_get_json(conf, path);
-        const char *e = json_string_value(json_object_get(inst, "encounter"));
-        const char *f = json_string_value(json_object_get(inst, "facility"));
-        const char *u = json_string_value(json_object_get(inst, "unit"));
-        if (!e || !f) {
-            json_decref(inst);
-            demo_count(&demo_stats.action_errors, 1);
-            return;
-        }
-        baton_strlcpy(enc, e, sizeof enc);
-        baton_strlcpy(fac, f, sizeof fac);
-        baton_strlcpy(unit, u ? u : "", sizeof unit);
+    char enc[64], fac[32], unit[32], path[128];
+    snprintf(path, sizeof path, "/v1/instances/%s", j->instance_id);
+    json_t *inst = demo_get_json(conf, path);
+    const char *e = json_string_value(json_object_get(inst, "encounter"));
+    const char *f = json_string_value(json_object_get(inst, "facility"));
+    const char *u = json_string_value(json_object_get(inst, "unit"));
+    if (!e || !f) {
         json_decref(inst);
+        demo_count(&demo_stats.action_errors, 1);
+        return;
     }
+    baton_strlcpy(enc, e, sizeof enc);
+    baton_strlcpy(fac, f, sizeof fac);
+    baton_strlcpy(unit, u ? u : "", sizeof unit);
+    json_decref(inst);
     if (strcmp(j->what, "adt.discharge") == 0) {
         /* the patient leaves: the ADT system sends A03 over HL7 v2 */
         char ts[BATON_RFC3339_LEN], id[BATON_ID_LEN], dtm[16];
@@ -250,12 +232,11 @@ static void ehr_event(const demo_job_t *j)
         snprintf(dtm, sizeof dtm, "%.4s%.2s%.2s%.2s%.2s%.2s", ts, ts + 5, ts + 8, ts + 11, ts + 14,
                  ts + 17);
         baton_uuidv7(id);
-        char *msg = baton_xasprintf(
-            "MSH|^~\\&|ADT|%s|BATON|%s|%s||ADT^A03^ADT_A03|%.20s|P|2.5.1\r"
-            "EVN|A03|%s\r"
-            "PID|1||MRN-%s^^^%s^MR||DOE^PAT\r"
-            "PV1|1|I|%s^^^%s||||||||||||||||%s|||||||||||||||||01\r",
-            fac, fac, dtm, id + 24, dtm, enc + 4, fac, unit, fac, enc);
+        char *msg = baton_xasprintf("MSH|^~\\&|ADT|%s|BATON|%s|%s||ADT^A03^ADT_A03|%.20s|P|2.5.1\r"
+                                    "EVN|A03|%s\r"
+                                    "PID|1||MRN-%s^^^%s^MR||DOE^PAT\r"
+                                    "PV1|1|I|%s^^^%s||||||||||||||||%s|||||||||||||||||01\r",
+                                    fac, fac, dtm, id + 24, dtm, enc + 4, fac, unit, fac, enc);
         long st = demo_send_hl7(conf, msg);
         free(msg);
         demo_count(st == 200 ? &demo_stats.events_sent : &demo_stats.events_rejected, 1);

@@ -9,7 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define P(id, name, fac, unit, role, shift, tier, lead) {id, name, fac, unit, role, shift, tier, lead}
+#define P(id, name, fac, unit, role, shift, tier, lead)                                            \
+    {                                                                                              \
+        id, name, fac, unit, role, shift, tier, lead                                               \
+    }
 
 const demo_person_t demo_people[] = {
     /* North General */
@@ -84,13 +87,14 @@ static int put_person(const demo_conf_t *c, const demo_person_t *p, int port, ch
 }
 
 /* One shift as the CSV a scheduling system would export. */
-static void shift_row(baton_buf_t *csv, const demo_person_t *p, int64_t start, int64_t end)
+static void shift_row(baton_buf_t *csv, const char *tenant, const demo_person_t *p, int64_t start,
+                      int64_t end)
 {
     char s[BATON_RFC3339_LEN], e[BATON_RFC3339_LEN];
     baton_time_format(start, s, sizeof s);
     baton_time_format(end, e, sizeof e);
-    baton_buf_appendf(csv, "%s,%s,%s,%s,%s,%s,%d\r\n", p->facility, p->unit ? p->unit : "",
-                      p->role, p->id, s, e, p->tier);
+    baton_buf_appendf(csv, "%s,%s,%s,%s,%s,%s,%s,%d\r\n", tenant, p->facility,
+                      p->unit ? p->unit : "", p->role, p->id, s, e, p->tier);
 }
 
 int demo_world_load(const demo_conf_t *c, int64_t t0_ms, char *err, size_t errlen)
@@ -103,13 +107,14 @@ int demo_world_load(const demo_conf_t *c, int64_t t0_ms, char *err, size_t errle
     int64_t change = t0_ms + (int64_t)c->duration_s * 500;
     int64_t day_start = t0_ms - 3600 * 1000, night_end = t0_ms + 12 * 3600 * 1000;
     baton_buf_t csv = BATON_BUF_INIT;
-    baton_buf_puts(&csv, "\xef\xbb\xbf" "facility,unit,role,person,start,end,tier\r\n");
+    baton_buf_puts(&csv, "\xef\xbb\xbf"
+                         "tenant,facility,unit,role,person,start,end,tier\r\n");
     for (size_t i = 0; i < demo_npeople; i++) {
         const demo_person_t *p = &demo_people[i];
         if (p->shift != SHIFT_NIGHT)
-            shift_row(&csv, p, day_start, p->shift == SHIFT_DAY ? change : night_end);
+            shift_row(&csv, c->tenant, p, day_start, p->shift == SHIFT_DAY ? change : night_end);
         if (p->shift == SHIFT_NIGHT)
-            shift_row(&csv, p, change, night_end);
+            shift_row(&csv, c->tenant, p, change, night_end);
     }
     demo_resp_t r;
     int rc = demo_http(c, "POST", "/v1/shifts:import", NULL, "text/csv", csv.data, &r);

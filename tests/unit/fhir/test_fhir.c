@@ -246,6 +246,30 @@ TEST(fhir_service_request_table)
     "\"order\", \"code\": " code ", \"for\": {\"reference\": \"Patient/p1\"}, \"encounter\": "     \
     "{\"reference\": \"Encounter/e1\"}, \"lastModified\": \"2026-11-21T09:59:00Z\"}"
 
+TEST(fhir_facility_extension)
+{
+    baton_fhir_result_t r;
+    ASSERT_EQ_INT(
+        map_str(SR("active", ", \"extension\": [{\"url\": \"urn:other\", \"valueString\": "
+                             "\"X\"}, {\"url\": \"" BATON_FHIR_EXT_FACILITY "\", "
+                             "\"valueString\": \"NORTH\"}]"),
+                &r),
+        0);
+    ASSERT_EQ_STR(ev_str(&r, 0, "facility"), "NORTH");
+    baton_fhir_result_free(&r);
+    ASSERT_EQ_INT(map_str(SR("active", ", \"extension\": [{\"url\": \"" BATON_FHIR_EXT_FACILITY
+                                       "\", \"valueReference\": {\"reference\": "
+                                       "\"Organization/SOUTH\"}}]"),
+                          &r),
+                  0);
+    ASSERT_EQ_STR(ev_str(&r, 0, "facility"), "SOUTH");
+    baton_fhir_result_free(&r);
+    /* an extension without a usable value is an error at its own place */
+    expect_issue(SR("active", ", \"extension\": [{\"url\": \"" BATON_FHIR_EXT_FACILITY
+                              "\", \"valueBoolean\": true}]"),
+                 BATON_EINVAL, "value@ServiceRequest.extension[0]");
+}
+
 TEST(fhir_task_kinds)
 {
     static const struct {

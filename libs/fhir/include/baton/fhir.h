@@ -82,6 +82,11 @@
 #include "baton/core.h"
 #include <jansson.h>
 
+/* The extension a ServiceRequest or Task may carry to name its facility (FHIR has no field for
+ * it there): {"url": BATON_FHIR_EXT_FACILITY, "valueString": "NORTH"} (or valueCode,
+ * valueIdentifier, or valueReference to an Organization). An Encounter's serviceProvider wins. */
+#define BATON_FHIR_EXT_FACILITY "urn:baton:fhir:extension:facility"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
