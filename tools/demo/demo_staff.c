@@ -113,6 +113,25 @@ static void react_to_assignment(const char *person, const char *task_id, const c
     push_job(&j);
 }
 
+/* Does person own task_id of instance inst right now (read API)? */
+static bool owns(const char *inst, const char *task_id, const char *person)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/v1/instances/%s", inst);
+    json_t *j = demo_get_json(conf, path), *t;
+    size_t i;
+    bool yes = false;
+    json_array_foreach(json_object_get(j, "waiting_on"), i, t)
+    {
+        const char *id = json_string_value(json_object_get(t, "task_id"));
+        const char *owner = json_string_value(json_object_get(t, "owner"));
+        if (id && owner && strcmp(id, task_id) == 0 && strcmp(owner, person) == 0)
+            yes = true;
+    }
+    json_decref(j);
+    return yes;
+}
+
 static int kind_index(const char *kind)
 {
     static const char *kinds[] = {"assigned", "reminder", "escalation", "reassigned", "completed"};
@@ -157,9 +176,13 @@ static void on_hook(baton_http_req_t *req, baton_http_resp_t *resp, void *ud)
     demo_count(&demo_stats.by_kind[kind_index(kind ? kind : "")], 1);
     if (kind && strcmp(kind, "escalation") == 0 && level >= 0 && level < 8)
         demo_count(&demo_stats.escalation_levels[level], 1);
-    if (kind && person && task && inst && pathway && stage &&
-        (strcmp(kind, "assigned") == 0 || strcmp(kind, "reassigned") == 0) &&
-        strcmp(person, baton_http_param(req, "person")) == 0)
+    bool mine = kind && person && task && inst && pathway && stage &&
+                strcmp(person, baton_http_param(req, "person")) == 0;
+    /* an escalation may have made this person the owner (reassign) or only told them
+     * (notify): leads look the task up and answer when it is theirs now */
+    const demo_person_t *p = person ? demo_person(person) : NULL;
+    if (mine && (strcmp(kind, "assigned") == 0 || strcmp(kind, "reassigned") == 0 ||
+                 (strcmp(kind, "escalation") == 0 && p && p->lead && owns(inst, task, person))))
         react_to_assignment(person, task, inst, pathway, stage, baton_now_ms());
     json_decref(n);
     baton_http_respond(resp, 204, "text/plain", "", 0);

@@ -4,6 +4,9 @@
  *   baton-tail -b 127.0.0.1:9092 -t baton.lifecycle.v1 [-t ...] [--from-beginning]
  *              [--idle-exit MS] [--count N] [--type task.assigned]
  *
+ * --idle-exit stops after MS without a message, counted from the moment partitions are
+ * assigned.
+ *
  * It reads as a consumer of a fresh, throw-away group, so it never disturbs the services'
  * committed offsets. */
 #include "baton/event.h"
@@ -16,6 +19,15 @@
 #include <string.h>
 
 static volatile sig_atomic_t running = 1;
+static int assigned; /* idle time counts from the first assignment: joining a group takes time */
+
+static void on_rebalance(baton_kafka_consumer_t *c, baton_kafka_rebalance_t ev,
+                         baton_kafka_partition_t *parts, size_t n, void *opaque)
+{
+    (void)c, (void)parts, (void)opaque;
+    if (ev == BATON_KAFKA_ASSIGNED && n > 0)
+        assigned = 1;
+}
 
 static void on_signal(int sig)
 {
@@ -104,6 +116,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "baton-tail: %s\n", err);
         return 2;
     }
+    baton_kafka_conf_set_rebalance_cb(conf, on_rebalance, NULL);
     char id[BATON_ID_LEN];
     baton_uuidv7(id);
     snprintf(group, sizeof group, "baton-tail-%s", id);
@@ -122,7 +135,7 @@ int main(int argc, char **argv)
         for (int i = 0; i < n && (count == 0 || printed < count); i++, printed++)
             print_message(&msgs[i], type_filter);
         baton_kafka_messages_release(msgs, (size_t)n);
-        if (n > 0)
+        if (n > 0 || !assigned)
             last = baton_mono_ms();
         else if (idle_exit_ms > 0 && baton_mono_ms() - last > idle_exit_ms)
             break;
