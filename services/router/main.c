@@ -15,7 +15,7 @@ static const baton_config_opt_t opts[] = {
     {"redis_url", "BATON_REDIS_URL", BATON_CFG_SECRET, "redis://127.0.0.1:6379", 0, 0,
      "Redis holding rosters and instance state (redis://[[user]:password@]host[:port][/db])",
      &cfg.redis_url},
-    {"pathways_dir", "BATON_PATHWAYS_DIR", BATON_CFG_STR, "pathways", 0, 0,
+    {"pathways_dir", "BATON_PATHWAYS_DIR", BATON_CFG_STR, "/etc/baton/pathways", 0, 0,
      "directory of pathway definitions (*.yaml, *.yml), loaded all or nothing at start",
      &cfg.pathways_dir},
     {"group_id", "BATON_GROUP_ID", BATON_CFG_STR, "baton-router", 0, 0, "Kafka consumer group",
