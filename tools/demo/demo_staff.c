@@ -19,7 +19,7 @@ int demo_staff_port = -1;
 static baton_http_server_t *receiver;
 static const demo_conf_t *conf;
 
-typedef enum { DO_ACK, DO_START, DO_COMPLETE, DO_DECLINE, DO_EHR } demo_action_t;
+typedef enum { DO_ACK, DO_START, DO_COMPLETE, DO_DECLINE, DO_EHR, DO_CLAIM } demo_action_t;
 
 typedef struct {
     int64_t at_ms;
@@ -27,7 +27,9 @@ typedef struct {
     char person[48];
     char task_id[64];
     char instance_id[64];
-    char what[48]; /* DO_EHR: the event type */
+    char what[48];               /* DO_EHR: the event type */
+    char pathway[48], stage[48]; /* DO_CLAIM: what to react to */
+    int tries;                   /* DO_CLAIM: checks left */
 } demo_job_t;
 
 static pthread_mutex_t jobs_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -178,12 +180,20 @@ static void on_hook(baton_http_req_t *req, baton_http_resp_t *resp, void *ud)
         demo_count(&demo_stats.escalation_levels[level], 1);
     bool mine = kind && person && task && inst && pathway && stage &&
                 strcmp(person, baton_http_param(req, "person")) == 0;
-    /* an escalation may have made this person the owner (reassign) or only told them
-     * (notify): leads look the task up and answer when it is theirs now */
     const demo_person_t *p = person ? demo_person(person) : NULL;
-    if (mine && (strcmp(kind, "assigned") == 0 || strcmp(kind, "reassigned") == 0 ||
-                 (strcmp(kind, "escalation") == 0 && p && p->lead && owns(inst, task, person))))
+    if (mine && (strcmp(kind, "assigned") == 0 || strcmp(kind, "reassigned") == 0)) {
         react_to_assignment(person, task, inst, pathway, stage, baton_now_ms());
+    } else if (mine && strcmp(kind, "escalation") == 0 && p && p->lead) {
+        /* an escalation may have made the lead the owner (reassign) or only told them
+         * (notify): they look the task up in a moment and answer when it is theirs */
+        demo_job_t j = {.at_ms = baton_now_ms() + 1500, .action = DO_CLAIM, .tries = 3};
+        baton_strlcpy(j.person, person, sizeof j.person);
+        baton_strlcpy(j.task_id, task, sizeof j.task_id);
+        baton_strlcpy(j.instance_id, inst, sizeof j.instance_id);
+        baton_strlcpy(j.pathway, pathway, sizeof j.pathway);
+        baton_strlcpy(j.stage, stage, sizeof j.stage);
+        push_job(&j);
+    }
     json_decref(n);
     baton_http_respond(resp, 204, "text/plain", "", 0);
 }
@@ -287,10 +297,19 @@ void demo_staff_tick(const demo_conf_t *c, int64_t now_ms)
         pthread_mutex_unlock(&jobs_lock);
         if (!found)
             return;
-        if (due.action == DO_EHR)
+        if (due.action == DO_EHR) {
             ehr_event(&due);
-        else
+        } else if (due.action == DO_CLAIM) {
+            if (owns(due.instance_id, due.task_id, due.person)) {
+                react_to_assignment(due.person, due.task_id, due.instance_id, due.pathway,
+                                    due.stage, now_ms);
+            } else if (--due.tries > 0) {
+                due.at_ms = now_ms + 1500;
+                push_job(&due);
+            }
+        } else {
             staff_action(&due);
+        }
     }
 }
 
