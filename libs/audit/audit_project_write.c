@@ -34,6 +34,18 @@ int audit__proj_prepare(baton_pg_t *pg)
     return baton_pg_exec_script(pg, stage_sql);
 }
 
+/* End a COPY into a staging table (or abort it after a failed row), then merge the staged rows
+ * into their projection. 0 or the first error. */
+static int finish_copy(baton_pg_t *pg, int rc, const char *merge)
+{
+    if (rc != 0) {
+        baton_pg_copy_abort(pg);
+        return rc;
+    }
+    rc = baton_pg_copy_end(pg, NULL);
+    return rc == 0 ? baton_pg_exec_script(pg, merge) : rc;
+}
+
 static const char *const task_cols[] = {"task_id",
                                         "instance_id",
                                         "tenant",
@@ -159,11 +171,7 @@ static int copy_tasks(audit_proj_t *p, baton_pg_t *pg)
         rc = baton_pg_copy_row(pg, (const char *const *)r.v);
         audit__row_clear(&r);
     }
-    if (rc == 0)
-        rc = baton_pg_copy_end(pg, NULL);
-    else
-        baton_pg_copy_abort(pg);
-    return rc == 0 ? baton_pg_exec_script(pg, task_merge) : rc;
+    return finish_copy(pg, rc, task_merge);
 }
 
 static const char *const inst_cols[] = {
@@ -223,11 +231,7 @@ static int copy_instances(audit_proj_t *p, baton_pg_t *pg)
         rc = baton_pg_copy_row(pg, (const char *const *)r.v);
         audit__row_clear(&r);
     }
-    if (rc == 0)
-        rc = baton_pg_copy_end(pg, NULL);
-    else
-        baton_pg_copy_abort(pg);
-    return rc == 0 ? baton_pg_exec_script(pg, inst_merge) : rc;
+    return finish_copy(pg, rc, inst_merge);
 }
 
 static const char *const notif_cols[] = {
@@ -280,11 +284,7 @@ static int copy_notifications(audit_proj_t *p, baton_pg_t *pg)
         rc = baton_pg_copy_row(pg, (const char *const *)r.v);
         audit__row_clear(&r);
     }
-    if (rc == 0)
-        rc = baton_pg_copy_end(pg, NULL);
-    else
-        baton_pg_copy_abort(pg);
-    return rc == 0 ? baton_pg_exec_script(pg, notif_merge) : rc;
+    return finish_copy(pg, rc, notif_merge);
 }
 
 static const char *const esc_cols[] = {"event_id", "task_id",     "instance_id", "tenant", "level",
