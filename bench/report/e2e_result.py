@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""bench/report/e2e_result.py WORK OUT — turns one bench/e2e/run work directory into
+bench/results/e2e.json: the flat e2e.* keys, the driver's figures, the baseline, and for each
+phase where the time went: every service's *_seconds histograms (p50/p90/p99 over the phase,
+from /metrics scraped before and after) and every process's CPU seconds (per event, too), plus
+the top of a `perf` profile when one was taken."""
+import datetime
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import prom  # noqa: E402
+
+
+def load_json(path, default=None):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return default
+
+
+def read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def phase_breakdown(work, phase, events):
+    a, b = os.path.join(work, "scrape", phase + "-start"), os.path.join(work, "scrape", phase + "-end")
+    out = {"histograms": {}, "cpu_s": {}, "cpu_us_per_event": {}, "counters": {}}
+    if not os.path.isdir(a) or not os.path.isdir(b):
+        return out
+    for fn in sorted(os.listdir(b)):
+        if not fn.endswith(".prom"):
+            continue
+        svc = fn[:-5]
+        before = prom.parse(read(os.path.join(a, fn)))
+        after = prom.parse(read(os.path.join(b, fn)))
+        h = prom.histograms(before, after)
+        if h:
+            out["histograms"][svc] = h
+        for c in ("baton_router_events_in_total", "baton_router_outputs_total",
+                  "baton_notifier_deliveries_total", "baton_audit_rows_written_total",
+                  "baton_ingest_events_accepted_total", "baton_timer_schedules_total"):
+            d = prom.counter_delta(before, after, c)
+            if d:
+                out["counters"][c] = int(d)
+    ca, cb = load_json(os.path.join(a, "cpu.json"), {}), load_json(os.path.join(b, "cpu.json"), {})
+    wall = cb.get("_time", 0) - ca.get("_time", 0)
+    out["wall_s"] = round(wall, 2)
+    total = 0.0
+    for name, v in cb.items():
+        if name in ("_time", "_machine_busy_s") or name not in ca:
+            continue
+        d = max(0.0, v["cpu_s"] - ca[name]["cpu_s"])
+        label = "driver (load + webhook receiver)" if name == "_driver" else name
+        out["cpu_s"][label] = round(d, 2)
+        total += d
+        if events:
+            out["cpu_us_per_event"][label] = round(d * 1e6 / events, 1)
+    out["cpu_s_total"] = round(total, 2)
+    if wall > 0:
+        out["cpu_cores_busy"] = round(total / wall, 2)
+    if "_machine_busy_s" in ca and "_machine_busy_s" in cb and wall > 0:
+        machine = cb["_machine_busy_s"] - ca["_machine_busy_s"]
+        out["machine_cores_busy"] = round(machine / wall, 2)
+        out["other_processes_cores_busy"] = round(max(0.0, machine - total) / wall, 2)
+    return out
+
+
+TS_HIST = [("router", "baton_router_event_latency_seconds"),
+           ("notifier", "baton_notifier_delivery_latency_seconds"),
+           ("ingest", "baton_http_request_duration_seconds"),
+           ("ingest", "baton_ingest_kafka_produce_seconds"),
+           ("router", "baton_router_batch_seconds"),
+           ("audit", "baton_audit_commit_seconds")]
+
+
+def timeline(work):
+    """Per 3-second interval: p99 of the main per-service histograms and CPU cores per process."""
+    base = os.path.join(work, "scrape")
+    if not os.path.isdir(base):
+        return []
+    snaps = sorted(d for d in os.listdir(base) if d.startswith("ts-"))
+    rows, prev = [], None
+    t0 = None
+    for snap in snaps:
+        d = os.path.join(base, snap)
+        cur = {"cpu": load_json(os.path.join(d, "cpu.json"), {}), "prom": {}}
+        for svc in {s for s, _ in TS_HIST}:
+            cur["prom"][svc] = prom.parse(read(os.path.join(d, svc + ".prom")))
+        if prev and cur["cpu"].get("_time") and prev["cpu"].get("_time"):
+            wall = cur["cpu"]["_time"] - prev["cpu"]["_time"]
+            if t0 is None:
+                t0 = prev["cpu"]["_time"]
+            row = {"t": round(cur["cpu"]["_time"] - t0, 1), "p99_ms": {}, "cores": {}}
+            for svc, fam in TS_HIST:
+                h = prom.histograms(prev["prom"].get(svc, {}), cur["prom"].get(svc, {}))
+                for lab, v in (h.get(fam) or {}).items():
+                    if fam == "baton_http_request_duration_seconds" and "events" not in lab:
+                        continue
+                    if fam == "baton_notifier_delivery_latency_seconds" and "webhook" not in lab:
+                        continue
+                    row["p99_ms"][f"{svc}:{fam}"] = v["p99_ms"]
+            for name, v in cur["cpu"].items():
+                if name.startswith("_") or name not in prev["cpu"] or wall <= 0:
+                    continue
+                row["cores"][name] = round((v["cpu_s"] - prev["cpu"][name]["cpu_s"]) / wall, 2)
+            if "_machine_busy_s" in cur["cpu"] and "_machine_busy_s" in prev["cpu"] and wall > 0:
+                row["cores"]["machine"] = round(
+                    (cur["cpu"]["_machine_busy_s"] - prev["cpu"]["_machine_busy_s"]) / wall, 2)
+            rows.append(row)
+        prev = cur
+    return rows
+
+
+def main():
+    work, out_path = sys.argv[1], sys.argv[2]
+    run = load_json(os.path.join(work, "run.json"), {})
+    base = load_json(os.path.join(work, "baseline.json"), {})
+    base_after = load_json(os.path.join(work, "baseline-after.json"), {})
+    fixed, mx = run.get("fixed", {}), run.get("max", {})
+    eps = mx.get("steady_delivered_per_s")
+    p99 = (fixed.get("send_to_webhook_ms") or {}).get("p99")
+    bmps = base.get("msgs_per_s")
+    r = {
+        "e2e.events_per_s": eps,
+        "e2e.p99_ms": p99,
+        "e2e.p50_ms": (fixed.get("send_to_webhook_ms") or {}).get("p50"),
+        "e2e.p999_ms": (fixed.get("send_to_webhook_ms") or {}).get("p999"),
+        "e2e.p99_ack_to_webhook_ms": (fixed.get("ack_to_webhook_ms") or {}).get("p99"),
+        "e2e.fixed_rate_per_s": fixed.get("offered_per_s"),
+        "e2e.fixed_achieved_per_s": fixed.get("achieved_send_per_s"),
+        "e2e.max_accepted_per_s": mx.get("accepted_per_s"),
+        "e2e.undelivered": (fixed.get("undelivered") or 0) + (mx.get("undelivered") or 0),
+        "e2e.duplicates": (run.get("receiver") or {}).get("duplicates"),
+        "e2e.baseline_msgs_per_s": bmps,
+        "e2e.baseline_ratio": round(bmps / eps, 2) if bmps and eps else None,
+        "e2e.baseline_p99_ms": (base.get("latency_ms") or {}).get("p99"),
+        "e2e.baseline_after_run_p99_ms": (base_after.get("latency_ms") or {}).get("p99"),
+        "e2e.baseline_after_run_msgs_per_s": base_after.get("msgs_per_s"),
+    }
+    stack_cfg = [l for l in read(os.path.join(work, "stack-config.txt")).splitlines() if l]
+    perf = {}
+    pdir = os.path.join(work, "perf")
+    if os.path.isdir(pdir):
+        for fn in sorted(os.listdir(pdir)):
+            txt = read(os.path.join(pdir, fn)).rstrip()
+            if txt:
+                perf[fn[:-4]] = txt
+    r["details"] = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "cpus": os.cpu_count(),
+        "definitions": {
+            "e2e.events_per_s": "max phase: webhooks received per second in the steady window "
+                                "(NDJSON batches as fast as ingest answers, at most max_inflight "
+                                "events accepted and not yet delivered)",
+            "e2e.p99_ms": "fixed phase (open loop, single-event POSTs at fixed_rate_per_s): "
+                          "webhook received minus the event's scheduled send time, warm-up excluded",
+            "e2e.baseline_msgs_per_s": "raw librdkafka produce -> consume through the same broker "
+                                       "(idempotent, acks=all, 300-byte messages)",
+        },
+        "stack_config": stack_cfg,
+        "run": run,
+        "baseline": base,
+        "baseline_after_run": base_after,
+        "breakdown": {
+            "fixed": phase_breakdown(work, "fixed", fixed.get("accepted")),
+            "max": phase_breakdown(work, "max", mx.get("accepted")),
+        },
+        "perf": perf,
+        "timeline": timeline(work),
+    }
+    with open(out_path, "w") as f:
+        json.dump(r, f, indent=1)
+    print(json.dumps({k: v for k, v in r.items() if k != "details"}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
