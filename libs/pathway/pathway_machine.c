@@ -365,22 +365,43 @@ static void record_applied(Baton__V1__InstanceState *s, const char *id, int64_t 
     s->updated_at_ms = now;
 }
 
-/* Run fn on one stored instance. It records the input (dedup) when anything changed. */
-static int apply_one(baton_mctx_t *m, Baton__V1__InstanceState *s, void (*fn)(baton_mctx_t *),
-                     int *changed)
+/* How a step sees the stored states it works on: copies of the caller's (orig: the untouched
+ * originals, baton_pathway_step) or the caller's own, changed in place (snap: each one's
+ * bytes before its first change, to compare with and to restore on error,
+ * baton_pathway_step_inplace). */
+typedef struct {
+    Baton__V1__InstanceState *const *orig;
+    uint8_t **snap;
+    size_t *snaplen;
+} work_t;
+
+/* Run fn on stored instance i (s, not yet changed by this input). It records the input (dedup)
+ * when anything changed: an output was emitted, or else the state packs differently from
+ * before (a change without output: attributes merged, a stale timer dropped). */
+static int apply_one(baton_mctx_t *m, work_t *w, size_t i, Baton__V1__InstanceState *s,
+                     void (*fn)(baton_mctx_t *), int *changed)
 {
     if (applied(s, m->in->id))
         return 0;
-    size_t blen, alen, nout = m->out->n;
-    uint8_t *before = baton_pathway_state_pack(s, &blen);
+    if (w->snap && !w->snap[i])
+        w->snap[i] = baton_pathway_state_pack(s, &w->snaplen[i]);
+    size_t nout = m->out->n;
     m->st = s;
     fn(m);
-    uint8_t *after = baton_pathway_state_pack(s, &alen);
-    int diff = blen != alen || memcmp(before, after, blen) != 0 || m->out->n != nout;
-    free(before);
-    free(after);
     if (m->rc)
         return m->rc;
+    int diff = m->out->n != nout;
+    if (!diff) {
+        size_t blen, alen;
+        uint8_t *own = w->snap ? NULL : baton_pathway_state_pack(w->orig[i], &blen);
+        const uint8_t *before = w->snap ? w->snap[i] : own;
+        if (w->snap)
+            blen = w->snaplen[i];
+        uint8_t *after = baton_pathway_state_pack(s, &alen);
+        diff = blen != alen || memcmp(before, after, blen) != 0;
+        free(own);
+        free(after);
+    }
     if (diff) {
         record_applied(s, m->in->id, m->now);
         *changed = 1;
@@ -400,14 +421,15 @@ static int concerns(const baton_pathway_def_t *def, const Baton__V1__InstanceSta
 }
 
 /* Clinical input: existing instances first (completion, cancel), then triggers. */
-static int step_clinical(const baton_pathway_set_t *set, baton_pathway_group_t *g, baton_mctx_t *m)
+static int step_clinical(const baton_pathway_set_t *set, work_t *w, baton_pathway_group_t *g,
+                         baton_mctx_t *m)
 {
     for (size_t i = 0; i < g->n; i++) {
         Baton__V1__InstanceState *s = g->states[i];
         m->def = baton_pathway_get(set, s->pathway, s->pathway_version);
         if (!m->def || strcmp(s->status, BATON_INSTANCE_ACTIVE) != 0 || !concerns(m->def, s, m->in))
             continue; /* a version no longer loaded cannot run; leave it untouched */
-        int rc = apply_one(m, s, clinical, &g->changed[i]);
+        int rc = apply_one(m, w, i, s, clinical, &g->changed[i]);
         if (rc)
             return rc;
     }
@@ -477,7 +499,8 @@ static Baton__V1__InstanceState *find_instance(baton_pathway_group_t *g, const c
 }
 
 /* Staff action or timer: to the instance it names. */
-static int step_targeted(const baton_pathway_set_t *set, baton_pathway_group_t *g, baton_mctx_t *m)
+static int step_targeted(const baton_pathway_set_t *set, work_t *w, baton_pathway_group_t *g,
+                         baton_mctx_t *m)
 {
     int staff = m->in->body_case == BATON__V1__ENVELOPE__BODY_STAFF_ACTION;
     const char *iid = staff ? m->in->staff_action->instance_id : m->in->timer_fired->instance_id;
@@ -489,7 +512,7 @@ static int step_targeted(const baton_pathway_set_t *set, baton_pathway_group_t *
     if (!staff) {
         if (!s || !m->def)
             return 0; /* a timer for an instance we no longer have: nothing to do */
-        return apply_one(m, s, baton_pathway__timer_fired, &g->changed[i]);
+        return apply_one(m, w, i, s, baton_pathway__timer_fired, &g->changed[i]);
     }
     if (!s || !m->def) {
         m->st = NULL;
@@ -499,7 +522,7 @@ static int step_targeted(const baton_pathway_set_t *set, baton_pathway_group_t *
                                 : "no such task");
         return 0;
     }
-    return apply_one(m, s, baton_pathway__staff_action, &g->changed[i]);
+    return apply_one(m, w, i, s, baton_pathway__staff_action, &g->changed[i]);
 }
 
 static int check_input(const Baton__V1__Envelope *in, char *err, size_t errlen)
@@ -519,6 +542,35 @@ static int check_input(const Baton__V1__Envelope *in, char *err, size_t errlen)
     return 0;
 }
 
+/* Run the input over g (its first states stored ones, seen through w); on 0 move the outputs to
+ * out. On error the outputs are dropped (g is the caller's to undo). */
+static int run(const baton_pathway_set_t *set, work_t *w, baton_pathway_group_t *g,
+               const Baton__V1__Envelope *in, const baton_resolver_t *resolver,
+               baton_outputs_t *out, char *err, size_t errlen)
+{
+    baton_outputs_t tmp = BATON_OUTPUTS_INIT;
+    baton_mctx_t m = {NULL, NULL, in, resolver, baton_pathway_input_time(in), &tmp, 0, err, errlen};
+    int rc = in->body_case == BATON__V1__ENVELOPE__BODY_CLINICAL ? step_clinical(set, w, g, &m)
+                                                                 : step_targeted(set, w, g, &m);
+    if (rc) {
+        baton_outputs_free(&tmp);
+        return rc;
+    }
+    if (tmp.n == 0)
+        return 0;
+    if (out->n + tmp.n > out->cap) {
+        size_t cap = out->cap ? out->cap : 16;
+        while (cap < out->n + tmp.n)
+            cap *= 2;
+        out->items = baton_xrealloc(out->items, cap * sizeof(*out->items));
+        out->cap = cap;
+    }
+    memcpy(out->items + out->n, tmp.items, tmp.n * sizeof(*tmp.items));
+    out->n += tmp.n;
+    free(tmp.items);
+    return 0;
+}
+
 int baton_pathway_step(const baton_pathway_set_t *set, Baton__V1__InstanceState *const *states,
                        size_t n, const Baton__V1__Envelope *in, const baton_resolver_t *resolver,
                        baton_pathway_group_t *group_out, baton_outputs_t *out, char *err,
@@ -532,23 +584,68 @@ int baton_pathway_step(const baton_pathway_set_t *set, Baton__V1__InstanceState 
                                baton_xcalloc(n ? n : 1, sizeof(int))};
     for (size_t i = 0; i < n; i++)
         g.states[i] = baton_pathway_state_dup(states[i]);
-    baton_outputs_t tmp = BATON_OUTPUTS_INIT;
-    baton_mctx_t m = {NULL, NULL, in, resolver, baton_pathway_input_time(in), &tmp, 0, err, errlen};
-    rc = in->body_case == BATON__V1__ENVELOPE__BODY_CLINICAL ? step_clinical(set, &g, &m)
-                                                             : step_targeted(set, &g, &m);
+    work_t w = {states, NULL, NULL};
+    rc = run(set, &w, &g, in, resolver, out, err, errlen);
     if (rc) {
         baton_pathway_group_free(&g);
-        baton_outputs_free(&tmp);
         return rc;
     }
-    for (size_t i = 0; i < tmp.n; i++) {
-        if (out->n == out->cap) {
-            out->cap = out->cap ? out->cap * 2 : 16;
-            out->items = baton_xrealloc(out->items, out->cap * sizeof(*out->items));
-        }
-        out->items[out->n++] = tmp.items[i];
-    }
-    free(tmp.items);
     *group_out = g;
     return 0;
+}
+
+/* Put s back as the bytes say, keeping its address. */
+static void restore(Baton__V1__InstanceState *s, const uint8_t *buf, size_t len)
+{
+    Baton__V1__InstanceState *tmp = baton_pathway_state_unpack(buf, len);
+    if (!tmp)
+        abort(); /* what we packed always unpacks, unless memory ran out */
+    Baton__V1__InstanceState swap = *s;
+    *s = *tmp;
+    *tmp = swap;
+    baton_pathway_state_free(tmp); /* the changed contents, in tmp's shell */
+}
+
+int baton_pathway_step_inplace(const baton_pathway_set_t *set, Baton__V1__InstanceState **states,
+                               size_t n, const Baton__V1__Envelope *in,
+                               const baton_resolver_t *resolver, int *changed,
+                               baton_pathway_group_t *fresh_out, baton_outputs_t *out, char *err,
+                               size_t errlen)
+{
+    memset(fresh_out, 0, sizeof(*fresh_out));
+    if (n)
+        memset(changed, 0, n * sizeof(*changed));
+    int rc = check_input(in, err, errlen);
+    if (rc)
+        return rc;
+    baton_pathway_group_t g = {baton_xcalloc(n ? n : 1, sizeof(*g.states)), n,
+                               baton_xcalloc(n ? n : 1, sizeof(int))};
+    if (n)
+        memcpy(g.states, states, n * sizeof(*states));
+    work_t w = {NULL, baton_xcalloc(n ? n : 1, sizeof(uint8_t *)),
+                baton_xcalloc(n ? n : 1, sizeof(size_t))};
+    rc = run(set, &w, &g, in, resolver, out, err, errlen);
+    for (size_t i = 0; i < n; i++) {
+        if (rc && w.snap[i])
+            restore(states[i], w.snap[i], w.snaplen[i]);
+        else if (!rc)
+            changed[i] = g.changed[i];
+        free(w.snap[i]);
+    }
+    free(w.snap);
+    free(w.snaplen);
+    size_t nfresh = g.n - n;
+    if (rc) {
+        for (size_t i = n; i < g.n; i++)
+            baton_pathway_state_free(g.states[i]);
+    } else if (nfresh) {
+        fresh_out->states = baton_xcalloc(nfresh, sizeof(*fresh_out->states));
+        fresh_out->changed = baton_xcalloc(nfresh, sizeof(int));
+        memcpy(fresh_out->states, g.states + n, nfresh * sizeof(*g.states));
+        memcpy(fresh_out->changed, g.changed + n, nfresh * sizeof(int));
+        fresh_out->n = nfresh;
+    }
+    free(g.states);
+    free(g.changed);
+    return rc;
 }

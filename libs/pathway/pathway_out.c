@@ -39,15 +39,33 @@ Baton__V1__Envelope *baton_pathway__env(baton_mctx_t *m, const char *topic, cons
                                         const char *stage)
 {
     const Baton__V1__InstanceState *st = m->st;
-    char *base = baton_xasprintf("%s/%s/%s", st ? st->instance_id : "-", type, stage ? stage : "-");
-    size_t ord = 0, blen = strlen(base);
+    /* purpose = "<instance|->/<type>/<stage|->#<ordinal>", built without printf */
+    const char *parts[3] = {st ? st->instance_id : "-", type, stage ? stage : "-"};
+    size_t plen[3], blen = 2;
+    for (int i = 0; i < 3; i++)
+        blen += plen[i] = strlen(parts[i]);
+    char *purpose = baton_xmalloc(blen + 24);
+    char *w = purpose;
+    for (int i = 0; i < 3; i++) {
+        if (i)
+            *w++ = '/';
+        memcpy(w, parts[i], plen[i]);
+        w += plen[i];
+    }
+    *w = '\0';
+    size_t ord = 0;
     for (size_t i = 0; i < m->out->n; i++) {
         const char *p = m->out->items[i].purpose;
-        if (strncmp(p, base, blen) == 0 && p[blen] == '#')
+        if (strncmp(p, purpose, blen) == 0 && p[blen] == '#')
             ord++;
     }
-    char *purpose = baton_xasprintf("%s#%zu", base, ord);
-    free(base);
+    char digits[24], *d = digits + sizeof digits;
+    do
+        *--d = (char)('0' + ord % 10);
+    while (ord /= 10);
+    *w++ = '#';
+    memcpy(w, d, (size_t)(digits + sizeof digits - d));
+    w[digits + sizeof digits - d] = '\0';
 
     Baton__V1__Envelope *e = baton_xmalloc(sizeof(*e));
     baton__v1__envelope__init(e);

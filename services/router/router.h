@@ -59,6 +59,11 @@ void router_map_free(router_map_t *m); /* frees the keys, not the values */
 void *router_map_get(const router_map_t *m, const char *key);
 /* Insert or replace; returns the previous value (or NULL). */
 void *router_map_put(router_map_t *m, const char *key, void *val);
+
+/* Make room for element n (0-based) of an array that grows one element at a time: capacity is
+ * the next power of two (at least 16), so appends cost amortized O(1) and few reallocs (each
+ * realloc of a large block makes malloc consolidate its free lists). */
+void *router_grow(void *p, size_t n, size_t size);
 /* Iterate: for (size_t i = 0; i < m->cap; i++) if (m->keys[i]) ... */
 
 /* ---------------------------------------------------------------- metrics */
@@ -80,10 +85,12 @@ typedef struct {
     baton_counter_t *fenced;          /* baton_router_fenced_total */
     router_map_t child_cache;         /* "t<type>" / "o<topic>" → child */
     pthread_mutex_t child_mu;         /* outputs are counted on the producing thread too */
+    router_map_t transition_cache;    /* type → child, computing thread only (no lock) */
 } router_metrics_t;
 
 void router_metrics_init(router_metrics_t *m, baton_metrics_t *reg);
-/* The transitions{type} / outputs{topic} child, looked up once per label value (thread-safe). */
+/* The transitions{type} / outputs{topic} child, looked up once per label value (outputs:
+ * thread-safe; transitions: from the computing thread only, per lifecycle output). */
 baton_counter_t *router_metrics_transition(router_metrics_t *m, const char *type);
 baton_counter_t *router_metrics_output(router_metrics_t *m, const char *topic);
 void router_metrics_free(router_metrics_t *m);

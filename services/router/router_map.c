@@ -74,3 +74,12 @@ void *router_map_put(router_map_t *m, const char *key, void *val)
     m->vals[i] = val;
     return old;
 }
+
+void *router_grow(void *p, size_t n, size_t size)
+{
+    if (n == 0)
+        return baton_xrealloc(p, 16 * size);
+    if (n >= 16 && (n & (n - 1)) == 0)
+        return baton_xrealloc(p, 2 * n * size);
+    return p;
+}

@@ -8,6 +8,7 @@ static const double batch_buckets[] = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000,
 void router_metrics_init(router_metrics_t *m, baton_metrics_t *reg)
 {
     router_map_init(&m->child_cache);
+    router_map_init(&m->transition_cache);
     pthread_mutex_init(&m->child_mu, NULL);
     m->events_in = baton_metrics_counter(reg, "baton_router_events_in_total",
                                          "Inputs consumed, by kind", "kind", NULL);
@@ -64,7 +65,12 @@ static baton_counter_t *child(router_metrics_t *m, baton_metric_t *fam, char tag
 
 baton_counter_t *router_metrics_transition(router_metrics_t *m, const char *type)
 {
-    return child(m, m->transitions, 't', type);
+    baton_counter_t *c = router_map_get(&m->transition_cache, type);
+    if (!c) {
+        c = child(m, m->transitions, 't', type);
+        router_map_put(&m->transition_cache, type, c);
+    }
+    return c;
 }
 
 baton_counter_t *router_metrics_output(router_metrics_t *m, const char *topic)
@@ -75,5 +81,6 @@ baton_counter_t *router_metrics_output(router_metrics_t *m, const char *topic)
 void router_metrics_free(router_metrics_t *m)
 {
     router_map_free(&m->child_cache);
+    router_map_free(&m->transition_cache);
     pthread_mutex_destroy(&m->child_mu);
 }

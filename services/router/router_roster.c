@@ -44,8 +44,7 @@ void router_roster_reset(router_roster_t *ro, int64_t lo_ms, int64_t hi_ms)
 /* The shifts of one index over the batch window (cached per batch). NULL on a Redis failure
  * (ro->io_failed and ro->err say which). */
 static baton_roster_shifts_t *index_shifts(router_roster_t *ro, const char *tenant,
-                                           const char *facility, const char *unit,
-                                           const char *role)
+                                           const char *facility, const char *unit, const char *role)
 {
     char *key = baton_xasprintf("%s|%s|%s|%s", tenant, facility, unit ? unit : "", role);
     baton_roster_shifts_t *s = router_map_get(&ro->idx, key);

@@ -121,7 +121,7 @@ typedef struct {
 
 static void strv_push(strv_t *s, char *owned)
 {
-    s->v = baton_xrealloc(s->v, (s->n + 1) * sizeof(char *));
+    s->v = router_grow(s->v, s->n, sizeof(char *));
     s->v[s->n++] = owned;
 }
 
@@ -247,14 +247,23 @@ static void index_new(router_cache_t *c, const Baton__V1__InstanceState *st, uin
     }
 }
 
-/* Take the changed states of g into the cache (g keeps the rest, freed by the caller). */
-static void absorb(router_cache_t *c, baton_pathway_group_t *g, uint64_t gen)
+/* Take what an input did into the cache: the stored states it changed in place (states[i]
+ * with changed[i]: the cache's own, now dirty) and the instances it started (fresh, moved in). */
+static void absorb(router_cache_t *c, Baton__V1__InstanceState *const *states, const int *changed,
+                   size_t n, baton_pathway_group_t *fresh, uint64_t gen)
 {
-    for (size_t i = 0; i < g->n; i++) {
-        if (!g->changed[i])
+    for (size_t i = 0; i < n; i++) {
+        if (!changed[i])
             continue;
-        Baton__V1__InstanceState *st = g->states[i];
-        g->states[i] = NULL;
+        router_inst_t *x = router_map_get(&c->inst, states[i]->instance_id);
+        if (x) { /* states come from the cache, filed under their instance id */
+            x->dirty = true;
+            x->gen = gen;
+        }
+    }
+    for (size_t i = 0; i < fresh->n; i++) {
+        Baton__V1__InstanceState *st = fresh->states[i];
+        fresh->states[i] = NULL;
         router_inst_t *x = router_map_get(&c->inst, st->instance_id);
         if (!x) {
             x = baton_xcalloc(1, sizeof(*x));
@@ -303,11 +312,16 @@ static int step_one(router_batch_t *b, router_input_t *in)
                  fz->pathway, fz->pathway_version);
         router_dead_letter(b, in, reason);
     }
-    baton_pathway_group_t g;
+    baton_pathway_group_t fresh;
     baton_resolver_t res = router_roster_resolver(&b->r->roster);
     size_t before = b->outs.n;
-    int rc =
-        baton_pathway_step(b->r->set, s.v, s.n, in->env, &res, &g, &b->outs, b->err, sizeof b->err);
+    int *changed = baton_xcalloc(s.n ? s.n : 1, sizeof(int));
+    /* in place: the states are the cache's (a failed step leaves them as they were) */
+    int rc = baton_pathway_step_inplace(b->r->set, s.v, s.n, in->env, &res, changed, &fresh,
+                                        &b->outs, b->err, sizeof b->err);
+    if (rc == 0)
+        absorb(&b->r->cache, s.v, changed, s.n, &fresh, b->gen);
+    free(changed);
     free(s.v);
     if (rc && b->r->roster.io_failed) {
         snprintf(b->err, sizeof b->err, "%s", b->r->roster.err);
@@ -318,8 +332,7 @@ static int step_one(router_batch_t *b, router_input_t *in)
             router_dead_letter(b, in, b->err);
         return 0;
     }
-    absorb(&b->r->cache, &g, b->gen);
-    baton_pathway_group_free(&g);
+    baton_pathway_group_free(&fresh);
     for (size_t i = before; i < b->outs.n; i++)
         if (strcmp(b->outs.items[i].topic, BATON_TOPIC_LIFECYCLE) == 0)
             baton_counter_inc(router_metrics_transition(&b->r->m, b->outs.items[i].env->type));

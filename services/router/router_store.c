@@ -116,7 +116,7 @@ static void want_inst(baton_redis_t *r, int *arc, router_cache_t *c, router_map_
         return;
     router_map_put(seen, id, (void *)1);
     APPEND(r, *arc, "GET baton:inst:%s", id);
-    *order = baton_xrealloc(*order, (*n + 1) * sizeof(char *));
+    *order = router_grow(*order, *n, sizeof(char *));
     (*order)[(*n)++] = baton_xstrdup(id);
 }
 
@@ -181,7 +181,7 @@ int router_store_load(baton_redis_t *r, router_cache_t *c, uint64_t gen, char **
             APPEND(r, arc, "SMEMBERS baton:corr:%s", k);
         else
             APPEND(r, arc, "GET baton:task:%s", k);
-        q = baton_xrealloc(q, (nq + 1) * sizeof(char *));
+        q = router_grow(q, nq, sizeof(char *));
         q[nq++] = tag;
     }
     int rc = arc;
@@ -328,7 +328,7 @@ void router_store_plan(router_cache_t *c, router_plan_t *plan)
         if (!e || !e->dirty || !e->st)
             continue;
         const Baton__V1__InstanceState *s = e->st;
-        plan->v = baton_xrealloc(plan->v, (plan->n + 1) * sizeof(*plan->v));
+        plan->v = router_grow(plan->v, plan->n, sizeof(*plan->v));
         router_plan_item_t *it = &plan->v[plan->n++];
         memset(it, 0, sizeof(*it));
         it->id = baton_xstrdup(s->instance_id);

@@ -109,6 +109,26 @@ int pw_step(pw_world_t *w, Baton__V1__Envelope *in)
     return 0;
 }
 
+int pw_step_inplace(pw_world_t *w, Baton__V1__Envelope *in)
+{
+    baton_outputs_free(&w->out);
+    baton_pathway_group_t fresh;
+    char err[256] = "";
+    int *changed = baton_xcalloc(w->n + 1, sizeof(int));
+    int rc = baton_pathway_step_inplace(w->set, w->st, w->n, in, &w->res, changed, &fresh, &w->out,
+                                        err, sizeof(err));
+    protobuf_c_message_free_unpacked(&in->base, NULL);
+    free(changed);
+    if (rc)
+        return rc;
+    w->st = baton_xrealloc(w->st, (w->n + fresh.n + 1) * sizeof(*w->st));
+    for (size_t i = 0; i < fresh.n; i++)
+        w->st[w->n++] = fresh.states[i];
+    free(fresh.states);
+    free(fresh.changed);
+    return 0;
+}
+
 static Baton__V1__Envelope *envelope(const char *id, int64_t t, const char *encounter)
 {
     Baton__V1__Envelope *e = baton_xmalloc(sizeof(*e));

@@ -38,6 +38,9 @@ void pw_world_init(pw_world_t *w, const char *dir_or_file);
 void pw_world_free(pw_world_t *w);
 /* Run one input (consumed). Returns the step's rc; on success the world holds the new group. */
 int pw_step(pw_world_t *w, Baton__V1__Envelope *in);
+/* The same with baton_pathway_step_inplace (the router's way): the world's states change in
+ * place, new instances are appended. */
+int pw_step_inplace(pw_world_t *w, Baton__V1__Envelope *in);
 
 /* attrs: "key=value" strings, NULL-terminated. */
 Baton__V1__Envelope *pw_clinical(const char *id, const char *type, int64_t t, const char *encounter,

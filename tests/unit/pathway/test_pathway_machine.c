@@ -416,6 +416,64 @@ TEST(pathway_resolver_failure_changes_nothing)
     pw_world_free(&w);
 }
 
+/* In place, a failure part-way (stage a completed, then c's owner cannot be resolved) puts
+ * every state back as it was, at the same address, and appends nothing. */
+TEST(pathway_inplace_failure_restores_states)
+{
+    pw_world_t w;
+    pw_world_init(&w, FLOW);
+    ASSERT_EQ_INT(
+        pw_step_inplace(&w, pw_clinical("t1", "order.discharge", T0, "E1",
+                                        "patient_class=inpatient", "disposition=home", NULL)),
+        0);
+    ASSERT_EQ_INT(w.n, 1);
+    Baton__V1__InstanceState *st = w.st[0];
+    size_t blen, alen;
+    uint8_t *before = baton_pathway_state_pack(st, &blen);
+    w.roster.fail = 1;
+    Baton__V1__Envelope *in =
+        pw_staff("c1", T0 + MIN, st, "a", COMPLETE, "ph1", "pharmacist", NULL);
+    baton_outputs_t out = BATON_OUTPUTS_INIT;
+    baton_pathway_group_t fresh;
+    int changed[1] = {7};
+    char err[256] = "";
+    ASSERT_EQ_INT(baton_pathway_step_inplace(w.set, w.st, 1, in, &w.res, changed, &fresh, &out, err,
+                                             sizeof(err)),
+                  BATON_EIO);
+    ASSERT_CONTAINS(err, "role resolution failed");
+    ASSERT_TRUE(w.st[0] == st);
+    ASSERT_EQ_INT(out.n, 0);
+    ASSERT_EQ_INT(fresh.n, 0);
+    ASSERT_EQ_INT(changed[0], 0);
+    uint8_t *after = baton_pathway_state_pack(st, &alen);
+    ASSERT_EQ_INT(alen, blen);
+    ASSERT_TRUE(memcmp(before, after, blen) == 0);
+    ASSERT_EQ_STR(pw_task(&w, 0, "a")->status, "ready");
+    ASSERT_EQ_STR(pw_task(&w, 0, "c")->status, "");
+    free(after);
+    /* the retry works, and changes the state in place */
+    w.roster.fail = 0;
+    ASSERT_EQ_INT(baton_pathway_step_inplace(w.set, w.st, 1, in, &w.res, changed, &fresh, &out, err,
+                                             sizeof(err)),
+                  0);
+    ASSERT_EQ_INT(changed[0], 1);
+    ASSERT_TRUE(w.st[0] == st);
+    ASSERT_EQ_STR(pw_task(&w, 0, "a")->status, "completed");
+    ASSERT_EQ_STR(pw_task(&w, 0, "c")->status, "ready");
+    ASSERT_TRUE(out.n > 0);
+    /* a replay of it changes nothing and emits nothing */
+    size_t nout = out.n;
+    ASSERT_EQ_INT(baton_pathway_step_inplace(w.set, w.st, 1, in, &w.res, changed, &fresh, &out, err,
+                                             sizeof(err)),
+                  0);
+    ASSERT_EQ_INT(changed[0], 0);
+    ASSERT_EQ_INT(out.n, nout);
+    protobuf_c_message_free_unpacked(&in->base, NULL);
+    baton_outputs_free(&out);
+    free(before);
+    pw_world_free(&w);
+}
+
 TEST(pathway_dedup_applied_events)
 {
     pw_world_t w;

@@ -4,7 +4,8 @@
  *   - escalation levels only rise;
  *   - an active/completed instance is completed exactly when every stage is completed or
  *     skipped; a cancelled one has no open task;
- *   - the same inputs give the same states and outputs (two runs, byte for byte). */
+ *   - the same inputs give the same states and outputs (two runs, byte for byte), and
+ *     baton_pathway_step_inplace gives the same as baton_pathway_step. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,7 +118,8 @@ static Baton__V1__Envelope *random_input(pw_world_t *w, uint64_t *rng, int64_t *
 }
 
 /* Run one seeded sequence; returns a digest of every state and output, in order. */
-static void run(uint64_t seed, int steps, char digest[65], int *completed, int *escalations)
+static void run(uint64_t seed, int steps, int inplace, char digest[65], int *completed,
+                int *escalations)
 {
     pw_world_t w;
     pw_world_init(&w, FIXTURES "/machine/flow.yaml");
@@ -136,7 +138,8 @@ static void run(uint64_t seed, int steps, char digest[65], int *completed, int *
         Baton__V1__InstanceState **prev = baton_xcalloc(nprev ? nprev : 1, sizeof(*prev));
         for (size_t k = 0; k < nprev; k++)
             prev[k] = baton_pathway_state_dup(w.st[k]);
-        ASSERT_EQ_INT(pw_step(&w, random_input(&w, &rng, &now, i)), 0);
+        Baton__V1__Envelope *in = random_input(&w, &rng, &now, i);
+        ASSERT_EQ_INT(inplace ? pw_step_inplace(&w, in) : pw_step(&w, in), 0);
         check_invariants(&w, prev, nprev);
         for (size_t k = 0; k < nprev; k++)
             baton_pathway_state_free(prev[k]);
@@ -168,10 +171,13 @@ TEST(pathway_property_random_sequences)
     static const uint64_t seeds[] = {0x9e3779b97f4a7c15ULL, 42, 0xdeadbeefULL, 7};
     int completed = 0, escalations = 0;
     for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
-        char d1[65], d2[65];
-        run(seeds[i], 800, d1, &completed, &escalations);
-        run(seeds[i], 800, d2, &completed, &escalations);
+        char d1[65], d2[65], d3[65];
+        run(seeds[i], 800, 0, d1, &completed, &escalations);
+        run(seeds[i], 800, 0, d2, &completed, &escalations);
         ASSERT_EQ_STR(d1, d2);
+        /* in place (the router's way): the same states and outputs, byte for byte */
+        run(seeds[i], 800, 1, d3, &completed, &escalations);
+        ASSERT_EQ_STR(d1, d3);
     }
     /* the sequences did exercise the interesting paths */
     ASSERT_TRUE(completed > 0);

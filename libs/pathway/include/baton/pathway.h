@@ -211,6 +211,18 @@ int baton_pathway_step(const baton_pathway_set_t *set, Baton__V1__InstanceState 
                        baton_pathway_group_t *group_out, baton_outputs_t *out, char *err,
                        size_t errlen);
 
+/* baton_pathway_step without the copies, for a caller that owns the states (the router's
+ * cache): the states are changed in place where the input changes them, and changed[i]
+ * (n entries, caller's) says which (1: write it back). Instances the input starts go to
+ * *fresh_out (owned by the caller: baton_pathway_group_free; every one changed). The same
+ * states, outputs and bytes as baton_pathway_step. On error nothing is appended, *fresh_out
+ * is empty and every state is as it was before the call (same address). */
+int baton_pathway_step_inplace(const baton_pathway_set_t *set, Baton__V1__InstanceState **states,
+                               size_t n, const Baton__V1__Envelope *in,
+                               const baton_resolver_t *resolver, int *changed,
+                               baton_pathway_group_t *fresh_out, baton_outputs_t *out, char *err,
+                               size_t errlen);
+
 /* The time an input happened for the machine: TimerFired.fired_at_ms, else recorded_at_ms, else
  * occurred_at_ms. */
 int64_t baton_pathway_input_time(const Baton__V1__Envelope *in);
