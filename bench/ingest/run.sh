@@ -33,7 +33,7 @@ command -v wrk >/dev/null || { log "installing wrk"; apt-get install -y wrk >/de
 command -v node >/dev/null || { log "node is required for the simple-hl7 comparison"; exit 1; }
 
 log "building ($BUILD)"
-cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DBATON_TOLERATE_MISSING=ON >/dev/null
+cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$BUILD" -j2 --target baton-ingest baton-devkafka baton_hl7 baton_core >/dev/null
 
 TMP=$(mktemp -d /tmp/baton-bench-ingest.XXXXXX)
