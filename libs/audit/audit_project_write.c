@@ -36,14 +36,16 @@ int audit__proj_prepare(baton_pg_t *pg)
 
 /* End a COPY into a staging table (or abort it after a failed row), then merge the staged rows
  * into their projection. 0 or the first error. */
-static int finish_copy(baton_pg_t *pg, int rc, const char *merge)
+static int finish_copy(baton_pg_t *pg, int rc, const char *const merge[2])
 {
     if (rc != 0) {
         baton_pg_copy_abort(pg);
         return rc;
     }
     rc = baton_pg_copy_end(pg, NULL);
-    return rc == 0 ? baton_pg_exec_script(pg, merge) : rc;
+    for (int i = 0; rc == 0 && i < 2; i++) /* the same texts every batch: prepared once */
+        rc = baton_pg_exec_prepared(pg, NULL, merge[i], 0, NULL);
+    return rc;
 }
 
 static const char *const task_cols[] = {"task_id",
@@ -81,7 +83,7 @@ static const char *const task_cols[] = {"task_id",
                                         "override_count",
                                         "updated_at_ms"};
 
-static const char task_merge[] =
+static const char *const task_merge[2] = {
     "UPDATE audit_tasks t SET"
     " instance_id = COALESCE(s.instance_id, t.instance_id),"
     " tenant = COALESCE(s.tenant, t.tenant),"
@@ -117,7 +119,7 @@ static const char task_merge[] =
     " action_count = t.action_count + s.action_count,"
     " override_count = t.override_count + s.override_count,"
     " updated_at_ms = GREATEST(t.updated_at_ms, COALESCE(s.updated_at_ms, 0))"
-    " FROM audit_stage_tasks s WHERE t.task_id = s.task_id;"
+    " FROM audit_stage_tasks s WHERE t.task_id = s.task_id",
     /* new tasks straight in with their values (not a blank row updated: half the index work) */
     "INSERT INTO audit_tasks (task_id, instance_id, tenant, facility, unit, pathway,"
     " pathway_version, stage, role, owner, status, status_reason, resolved_by, completed_by,"
@@ -136,7 +138,7 @@ static const char task_merge[] =
     " closed_at_ms, ack_breached, complete_breached, skipped, coverage_gap, reassign_count,"
     " decline_count, escalation_count, action_count, override_count, COALESCE(updated_at_ms, 0)"
     " FROM audit_stage_tasks s"
-    " WHERE NOT EXISTS (SELECT 1 FROM audit_tasks t WHERE t.task_id = s.task_id)";
+    " WHERE NOT EXISTS (SELECT 1 FROM audit_tasks t WHERE t.task_id = s.task_id)"};
 
 static int copy_tasks(audit_proj_t *p, baton_pg_t *pg)
 {
@@ -179,7 +181,7 @@ static const char *const inst_cols[] = {
     "unit",        "correlation_key", "patient",       "encounter",       "trigger_event_id",
     "status",      "status_reason",   "started_at_ms", "closed_at_ms",    "updated_at_ms"};
 
-static const char inst_merge[] =
+static const char *const inst_merge[2] = {
     "UPDATE audit_instances i SET"
     " tenant = COALESCE(s.tenant, i.tenant),"
     " pathway = COALESCE(s.pathway, i.pathway),"
@@ -197,7 +199,7 @@ static const char inst_merge[] =
     " started_at_ms = COALESCE(i.started_at_ms, s.started_at_ms),"
     " closed_at_ms = COALESCE(s.closed_at_ms, i.closed_at_ms),"
     " updated_at_ms = GREATEST(i.updated_at_ms, COALESCE(s.updated_at_ms, 0))"
-    " FROM audit_stage_instances s WHERE i.instance_id = s.instance_id;"
+    " FROM audit_stage_instances s WHERE i.instance_id = s.instance_id",
     "INSERT INTO audit_instances (instance_id, tenant, pathway, pathway_version, facility, unit,"
     " correlation_key, patient, encounter, trigger_event_id, status, status_reason,"
     " started_at_ms, closed_at_ms, updated_at_ms)"
@@ -207,7 +209,7 @@ static const char inst_merge[] =
     " COALESCE(trigger_event_id, ''), COALESCE(status, 'active'), COALESCE(status_reason, ''),"
     " started_at_ms, closed_at_ms, COALESCE(updated_at_ms, 0)"
     " FROM audit_stage_instances s"
-    " WHERE NOT EXISTS (SELECT 1 FROM audit_instances i WHERE i.instance_id = s.instance_id)";
+    " WHERE NOT EXISTS (SELECT 1 FROM audit_instances i WHERE i.instance_id = s.instance_id)"};
 
 static int copy_instances(audit_proj_t *p, baton_pg_t *pg)
 {
@@ -239,7 +241,7 @@ static const char *const notif_cols[] = {
     "instance_id",     "level",      "urgent",          "channel",      "outcome",
     "attempts",        "latency_ms", "requested_at_ms", "updated_at_ms"};
 
-static const char notif_merge[] =
+static const char *const notif_merge[2] = {
     "UPDATE audit_notifications n SET"
     " tenant = COALESCE(s.tenant, n.tenant), person = COALESCE(s.person, n.person),"
     " kind = COALESCE(s.kind, n.kind), task_id = COALESCE(s.task_id, n.task_id),"
@@ -249,7 +251,7 @@ static const char notif_merge[] =
     " latency_ms = COALESCE(s.latency_ms, n.latency_ms),"
     " requested_at_ms = COALESCE(n.requested_at_ms, s.requested_at_ms),"
     " updated_at_ms = GREATEST(n.updated_at_ms, COALESCE(s.updated_at_ms, 0))"
-    " FROM audit_stage_notifications s WHERE n.notification_id = s.notification_id;"
+    " FROM audit_stage_notifications s WHERE n.notification_id = s.notification_id",
     "INSERT INTO audit_notifications (notification_id, tenant, person, kind, task_id,"
     " instance_id, level, urgent, channel, outcome, attempts, latency_ms, requested_at_ms,"
     " updated_at_ms)"
@@ -258,7 +260,7 @@ static const char notif_merge[] =
     " COALESCE(urgent, false), COALESCE(channel, ''), COALESCE(outcome, 'requested'),"
     " COALESCE(attempts, 0), latency_ms, requested_at_ms, COALESCE(updated_at_ms, 0)"
     " FROM audit_stage_notifications s WHERE NOT EXISTS"
-    " (SELECT 1 FROM audit_notifications n WHERE n.notification_id = s.notification_id)";
+    " (SELECT 1 FROM audit_notifications n WHERE n.notification_id = s.notification_id)"};
 
 static int copy_notifications(audit_proj_t *p, baton_pg_t *pg)
 {

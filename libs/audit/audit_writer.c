@@ -143,11 +143,12 @@ static int load_heads(baton_audit_writer_t *w, const baton_audit_msg_t *msgs, si
     batch_literals(msgs, n, &topics, &parts);
     const char *params[] = {topics, parts};
     PGresult *r = NULL;
-    int rc = baton_pg_exec(w->pg, &r,
-                           "SELECT topic, kpartition, seq, last_offset, hash FROM audit_chain_heads"
-                           " WHERE topic = ANY($1::text[]) AND kpartition = ANY($2::integer[])"
-                           " ORDER BY topic, kpartition FOR UPDATE",
-                           2, params);
+    int rc = baton_pg_exec_prepared(
+        w->pg, &r,
+        "SELECT topic, kpartition, seq, last_offset, hash FROM audit_chain_heads"
+        " WHERE topic = ANY($1::text[]) AND kpartition = ANY($2::integer[])"
+        " ORDER BY topic, kpartition FOR UPDATE",
+        2, params);
     free(topics);
     free(parts);
     for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
@@ -295,11 +296,11 @@ static int dedup_ids(baton_audit_writer_t *w, entry_t *es, size_t n, const audit
     PGresult *r = NULL;
     if (kept) {
         const char *params[] = {keys.data, parts.data, offs.data};
-        rc = baton_pg_exec(w->pg, &r,
-                           "INSERT INTO audit_event_ids (id_key, kpartition, koffset)"
-                           " SELECT * FROM unnest($1::uuid[], $2::integer[], $3::bigint[])"
-                           " ON CONFLICT DO NOTHING RETURNING id_key",
-                           3, params);
+        rc = baton_pg_exec_prepared(w->pg, &r,
+                                    "INSERT INTO audit_event_ids (id_key, kpartition, koffset)"
+                                    " SELECT * FROM unnest($1::uuid[], $2::integer[], $3::bigint[])"
+                                    " ON CONFLICT DO NOTHING RETURNING id_key",
+                                    3, params);
     }
     size_t added = 0;
     for (int i = 0; rc == 0 && r && i < PQntuples(r); i++) {
@@ -468,7 +469,7 @@ static int save_heads(baton_audit_writer_t *w)
         for (int k = 0; k < 5; k++)
             baton_buf_putc(&a[k], '}');
         const char *params[] = {a[0].data, a[1].data, a[2].data, a[3].data, a[4].data};
-        rc = baton_pg_exec(
+        rc = baton_pg_exec_prepared(
             w->pg, NULL,
             "INSERT INTO audit_chain_heads (topic, kpartition, seq, last_offset, hash)"
             " SELECT * FROM unnest($1::text[], $2::integer[], $3::bigint[],"

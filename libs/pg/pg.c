@@ -79,6 +79,7 @@ void baton_pg_free(baton_pg_t *pg)
     if (pg->conn)
         PQfinish(pg->conn);
     baton_buf_free(&pg->copy_buf);
+    baton_pg__prepared_clear(pg);
     free(pg);
 }
 
@@ -110,8 +111,7 @@ int baton_pg_ensure(baton_pg_t *pg)
     return 0;
 }
 
-/* Guard for every statement: not in COPY mode, connected. */
-static int ready(baton_pg_t *pg)
+int baton_pg__ready(baton_pg_t *pg)
 {
     if (pg->in_copy) {
         baton_seterr(pg->err, sizeof(pg->err), "pg: a COPY is in progress");
@@ -153,7 +153,7 @@ int baton_pg_exec(baton_pg_t *pg, PGresult **res, const char *sql, int nparams,
 {
     if (res)
         *res = NULL;
-    int rc = ready(pg);
+    int rc = baton_pg__ready(pg);
     if (rc != 0)
         return rc;
     PGresult *r = PQexecParams(pg->conn, sql, nparams, NULL, params, NULL, NULL, 0);
@@ -162,7 +162,7 @@ int baton_pg_exec(baton_pg_t *pg, PGresult **res, const char *sql, int nparams,
 
 int baton_pg_exec_script(baton_pg_t *pg, const char *sql)
 {
-    int rc = ready(pg);
+    int rc = baton_pg__ready(pg);
     if (rc != 0)
         return rc;
     /* PQexec returns only the last result, stopping at the first failing statement. */
@@ -171,7 +171,7 @@ int baton_pg_exec_script(baton_pg_t *pg, const char *sql)
 
 int baton_pg_begin(baton_pg_t *pg)
 {
-    int rc = ready(pg);
+    int rc = baton_pg__ready(pg);
     if (rc != 0)
         return rc;
     if (baton_pg_in_tx(pg)) {
@@ -183,7 +183,7 @@ int baton_pg_begin(baton_pg_t *pg)
 
 int baton_pg_commit(baton_pg_t *pg)
 {
-    int rc = ready(pg);
+    int rc = baton_pg__ready(pg);
     if (rc != 0)
         return rc;
     if (!baton_pg_in_tx(pg)) {

@@ -304,3 +304,65 @@ TEST(pg_new_fails_when_nothing_listens)
 }
 
 TEST_MAIN()
+
+/* Prepared once, executed many times: same answers and errors as baton_pg_exec, statements
+ * survive a rolled-back transaction, a reconnect prepares again, a full cache still runs. */
+TEST(pg_exec_prepared_cache)
+{
+    baton_pg_t *pg = start_and_connect();
+    baton_pg_set_backoff(pg, 20, 200);
+    ASSERT_EQ_INT(baton_pg_exec_script(pg, "CREATE TABLE p (id int PRIMARY KEY, note text)"), 0);
+    static const char ins[] = "INSERT INTO p VALUES ($1, $2)";
+    const char *a[] = {"1", "one"}, *b[] = {"2", NULL};
+    ASSERT_EQ_INT(baton_pg_exec_prepared(pg, NULL, ins, 2, a), 0);
+    ASSERT_EQ_INT(baton_pg_exec_prepared(pg, NULL, ins, 2, b), 0);
+    const char *dup[] = {"1", "PATIENT-SECRET-123"};
+    ASSERT_EQ_INT(baton_pg_exec_prepared(pg, NULL, ins, 2, dup), BATON_EEXIST);
+    ASSERT_TRUE(strstr(baton_pg_errstr(pg), "PATIENT") == NULL);
+    /* the statement was prepared once (under the cache's name) */
+    assert_scalar(pg, "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'baton_s%'",
+                  "1");
+
+    /* a statement first prepared inside a transaction that rolls back stays prepared */
+    static const char sel[] = "SELECT note FROM p WHERE id = $1";
+    const char *one[] = {"1"};
+    PGresult *r = NULL;
+    ASSERT_EQ_INT(baton_pg_begin(pg), 0);
+    ASSERT_EQ_INT(baton_pg_exec_prepared(pg, &r, sel, 1, one), 0);
+    PQclear(r);
+    ASSERT_EQ_INT(baton_pg_rollback(pg), 0);
+    ASSERT_EQ_INT(baton_pg_exec_prepared(pg, &r, sel, 1, one), 0);
+    ASSERT_EQ_STR(PQgetvalue(r, 0, 0), "one");
+    PQclear(r);
+
+    /* a bad text fails at prepare, cleanly, and is not cached */
+    ASSERT_EQ_INT(baton_pg_exec_prepared(pg, NULL, "SELECT nope FROM p", 0, NULL), BATON_EIO);
+    ASSERT_EQ_STR(baton_pg_sqlstate(pg), "42703");
+    assert_scalar(pg, "SELECT count(*) FROM pg_prepared_statements", "2");
+
+    /* more texts than the cache holds: the rest run unprepared, with the right answers */
+    for (int i = 0; i < 40; i++) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "SELECT %d + count(*) FROM p", i);
+        ASSERT_EQ_INT(baton_pg_exec_prepared(pg, &r, sql, 0, NULL), 0);
+        ASSERT_EQ_INT(atoi(PQgetvalue(r, 0, 0)), i + 2);
+        PQclear(r);
+    }
+    assert_scalar(pg, "SELECT count(*) FROM pg_prepared_statements", "32");
+
+    /* a new session after a crash: prepared again on first use */
+    ASSERT_EQ_INT(harness_pg_kill(&srv), 0);
+    ASSERT_EQ_INT(baton_pg_exec_prepared(pg, NULL, sel, 1, one), BATON_EUNAVAIL);
+    ASSERT_EQ_INT(harness_pg_restart(&srv), 0);
+    int rc = BATON_EUNAVAIL;
+    for (int i = 0; i < 250 && rc == BATON_EUNAVAIL; i++) {
+        rc = baton_pg_exec_prepared(pg, &r, sel, 1, one);
+        if (rc == BATON_EUNAVAIL)
+            usleep(20000);
+    }
+    ASSERT_EQ_INT(rc, 0);
+    ASSERT_EQ_STR(PQgetvalue(r, 0, 0), "one");
+    PQclear(r);
+    assert_scalar(pg, "SELECT count(*) FROM pg_prepared_statements", "1");
+    baton_pg_free(pg);
+}

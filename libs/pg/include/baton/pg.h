@@ -54,6 +54,13 @@ PGconn *baton_pg_conn(baton_pg_t *pg);
  * (COMMAND_OK or TUPLES_OK), or a negative code (see above). */
 int baton_pg_exec(baton_pg_t *pg, PGresult **res, const char *sql, int nparams,
                   const char *const *params);
+/* As baton_pg_exec, for a statement run again and again (one of a handful of fixed texts): it
+ * is parsed and planned once per connection (PQprepare, keyed by its text; a reconnect prepares
+ * again) and afterwards only executed. Beyond 32 texts per connection it runs unprepared.
+ * Parameterless plans are then generic: planner settings (SET LOCAL) in force at the first run
+ * stay with the statement. */
+int baton_pg_exec_prepared(baton_pg_t *pg, PGresult **res, const char *sql, int nparams,
+                           const char *const *params);
 /* Run one or more ;-separated statements without parameters (simple query protocol). */
 int baton_pg_exec_script(baton_pg_t *pg, const char *sql);
 
