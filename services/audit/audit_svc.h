@@ -33,6 +33,8 @@ typedef struct {
 } audit_cfg_t;
 
 #define AUDIT_MAX_WRITERS 8
+/* batches smaller than this are written by one writer, larger ones split by partition */
+#define AUDIT_SPLIT_MIN 2000
 
 typedef struct audit_lag audit_lag_t;
 

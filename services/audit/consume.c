@@ -113,9 +113,13 @@ static int poll_batch(audit_svc_t *a, audit_slot_t *s, int wait, int collect)
     s->n = (size_t)n;
     for (int k = 0; k < a->nwriters; k++)
         s->part[k].n = 0;
+    /* A small batch goes to one writer whole: each transaction has a fixed cost (chain heads,
+     * staging tables, commit) that a few hundred rows do not amortize. Batches are written one
+     * after the other, so a partition may change writers between them. */
+    int ways = (size_t)n < AUDIT_SPLIT_MIN ? 1 : a->nwriters;
     for (int i = 0; i < n; i++) { /* order within a partition is kept */
         const baton_kafka_message_t *m = &s->msgs[i];
-        audit_part_t *p = &s->part[m->partition % a->nwriters];
+        audit_part_t *p = &s->part[m->partition % ways];
         p->amsgs[p->n++] = (baton_audit_msg_t){m->topic,        m->partition, m->offset,
                                                m->timestamp_ms, m->value,     m->value_len};
     }
