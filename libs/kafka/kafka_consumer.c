@@ -111,7 +111,9 @@ baton_kafka_consumer_t *baton_kafka_consumer_new(const baton_kafka_conf_t *conf,
         "statistics.interval.ms", "1000", "reconnect.backoff.max.ms", "2000",
         /* also bounds how long a commit sent to a
          * vanished coordinator lingers */
-        "session.timeout.ms", "10000", NULL};
+        "session.timeout.ms", "10000",
+        /* small requests go out at once (Nagle would hold one behind an unacknowledged one) */
+        "socket.nagle.disable", "true", NULL};
     /* Offsets move only when the service says its work is done. */
     const char *const forced[] = {
         "group.id", group_id, "enable.auto.commit", "false", "enable.auto.offset.store",
