@@ -9,7 +9,8 @@
 static void put_field(baton_buf_t *b, const char *s)
 {
     size_t n = s ? strlen(s) : 0;
-    baton_buf_appendf(b, "%zu:", n);
+    baton_buf_put_int(b, (long long)n);
+    baton_buf_putc(b, ':');
     if (n)
         baton_buf_append(b, s, n);
     baton_buf_putc(b, ';');
@@ -18,7 +19,8 @@ static void put_field(baton_buf_t *b, const char *s)
 static void put_int(baton_buf_t *b, long long v)
 {
     char num[24];
-    snprintf(num, sizeof num, "%lld", v);
+    baton_buf_t t = {num, 0, sizeof num}; /* fits: at most 20 characters and the NUL */
+    baton_buf_put_int(&t, v);
     put_field(b, num);
 }
 
@@ -51,12 +53,17 @@ void baton_audit_row_hash(baton_audit_row_t *r)
 
 void baton_audit_month(int64_t ms, char out[11])
 {
-    time_t s = (time_t)(ms / 1000);
-    if (ms < 0)
-        s = 0;
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    int y = (tm.tm_year + 1900) % 10000, m = (tm.tm_mon + 1) % 100;
+    /* the proleptic Gregorian year and month of a day count (days since 1970-01-01, UTC), by
+     * 400-year eras of 146,097 days, with years starting in March so leap days come last */
+    int64_t days = ms < 0 ? 0 : ms / 86400000;
+    days += 719468; /* days from 0000-03-01 to 1970-01-01 */
+    int64_t era = days / 146097;
+    int64_t doe = days - era * 146097;                                   /* [0, 146096] */
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* [0, 365] */
+    int64_t mp = (5 * doy + 2) / 153;                                    /* March = 0 */
+    int m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    int y = (int)((yoe + era * 400 + (m <= 2)) % 10000);
     out[0] = (char)('0' + y / 1000);
     out[1] = (char)('0' + y / 100 % 10);
     out[2] = (char)('0' + y / 10 % 10);

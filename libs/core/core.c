@@ -8,22 +8,38 @@
 const char *baton_strerror(int err)
 {
     switch (err) {
-    case BATON_OK: return "success";
-    case BATON_EINVAL: return "invalid argument";
-    case BATON_ENOMEM: return "out of memory";
-    case BATON_EIO: return "input/output error";
-    case BATON_ENOENT: return "not found";
-    case BATON_EEXIST: return "already exists";
-    case BATON_ETIMEDOUT: return "timed out";
-    case BATON_EAGAIN: return "temporarily unavailable";
-    case BATON_EPERM: return "not permitted";
-    case BATON_ECONFLICT: return "conflict";
-    case BATON_EPARSE: return "parse error";
-    case BATON_EUNAVAIL: return "dependency unavailable";
-    case BATON_ERANGE: return "out of range";
-    case BATON_EAUTH: return "not authenticated";
-    case BATON_ETOOBIG: return "too large";
-    default: return "unknown error";
+    case BATON_OK:
+        return "success";
+    case BATON_EINVAL:
+        return "invalid argument";
+    case BATON_ENOMEM:
+        return "out of memory";
+    case BATON_EIO:
+        return "input/output error";
+    case BATON_ENOENT:
+        return "not found";
+    case BATON_EEXIST:
+        return "already exists";
+    case BATON_ETIMEDOUT:
+        return "timed out";
+    case BATON_EAGAIN:
+        return "temporarily unavailable";
+    case BATON_EPERM:
+        return "not permitted";
+    case BATON_ECONFLICT:
+        return "conflict";
+    case BATON_EPARSE:
+        return "parse error";
+    case BATON_EUNAVAIL:
+        return "dependency unavailable";
+    case BATON_ERANGE:
+        return "out of range";
+    case BATON_EAUTH:
+        return "not authenticated";
+    case BATON_ETOOBIG:
+        return "too large";
+    default:
+        return "unknown error";
     }
 }
 
@@ -132,19 +148,43 @@ void baton_buf_puts(baton_buf_t *b, const char *s)
 
 void baton_buf_putc(baton_buf_t *b, char c)
 {
-    baton_buf_append(b, &c, 1);
+    if (b->len + 2 > b->cap)
+        buf_reserve(b, 1);
+    b->data[b->len++] = c;
+    b->data[b->len] = '\0';
+}
+
+void baton_buf_put_int(baton_buf_t *b, long long v)
+{
+    char tmp[24];
+    size_t n = 0;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        tmp[sizeof tmp - 1 - n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        tmp[sizeof tmp - 1 - n++] = '-';
+    baton_buf_append(b, tmp + sizeof tmp - n, n);
 }
 
 void baton_buf_vappendf(baton_buf_t *b, const char *fmt, va_list ap)
 {
+    /* format straight into the spare room; only when it does not fit, grow and format again */
     va_list ap2;
     va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap2);
+    size_t room = b->cap > b->len ? b->cap - b->len : 0;
+    int n = vsnprintf(room ? b->data + b->len : NULL, room, fmt, ap2);
     va_end(ap2);
-    if (n < 0)
+    if (n < 0) {
+        if (b->data)
+            b->data[b->len] = '\0';
         return;
-    buf_reserve(b, (size_t)n);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    }
+    if ((size_t)n >= room) {
+        buf_reserve(b, (size_t)n);
+        vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    }
     b->len += (size_t)n;
 }
 

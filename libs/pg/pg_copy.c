@@ -43,15 +43,21 @@ int baton_pg_copy_begin(baton_pg_t *pg, const char *table, const char *const *co
     return 0;
 }
 
-/* Text-format escaping: backslash, and the row/column separators. */
+/* Text-format escaping: backslash, and the row/column separators; runs of other bytes are
+ * copied whole. */
 static void put_value(baton_buf_t *b, const char *v)
 {
     if (!v) {
         baton_buf_puts(b, "\\N");
         return;
     }
-    for (const char *p = v; *p; p++) {
-        switch (*p) {
+    for (;;) {
+        size_t run = strcspn(v, "\\\t\n\r");
+        baton_buf_append(b, v, run);
+        v += run;
+        switch (*v) {
+        case '\0':
+            return;
         case '\\':
             baton_buf_puts(b, "\\\\");
             break;
@@ -61,12 +67,10 @@ static void put_value(baton_buf_t *b, const char *v)
         case '\n':
             baton_buf_puts(b, "\\n");
             break;
-        case '\r':
+        default: /* '\r' */
             baton_buf_puts(b, "\\r");
-            break;
-        default:
-            baton_buf_putc(b, *p);
         }
+        v++;
     }
 }
 

@@ -1,3 +1,5 @@
+#include <stdio.h>
+#include <time.h>
 /* test_audit — the audit lib's pure parts: the canonical hash input, the hash, the month key,
  * the migrations list. (The writer and verifier run against PostgreSQL in
  * tests/integration/audit.) */
@@ -86,6 +88,28 @@ TEST(audit_month_is_the_utc_month)
     ASSERT_EQ_STR(m, "2026-12-01");
     baton_audit_month(0, m);
     ASSERT_EQ_STR(m, "1970-01-01");
+    baton_audit_month(951782400000LL, m); /* 2000-02-29T00:00:00Z, a 400-year leap day */
+    ASSERT_EQ_STR(m, "2000-02-01");
+    baton_audit_month(4107542399999LL, m); /* 2100-02-28T23:59:59.999Z (2100: no leap day) */
+    ASSERT_EQ_STR(m, "2100-02-01");
+    baton_audit_month(4107542400000LL, m); /* 2100-03-01 */
+    ASSERT_EQ_STR(m, "2100-03-01");
+    /* every day boundary ± 1 ms from 1970 to 2200 agrees with the C library */
+    for (int64_t day = 0; day < 84000; day++) {
+        for (int d = -1; d <= 0; d++) {
+            int64_t ms = day * 86400000LL + d;
+            if (ms < 0)
+                continue;
+            time_t t = (time_t)(ms / 1000);
+            struct tm tm;
+            gmtime_r(&t, &tm);
+            char want[32];
+            snprintf(want, sizeof want, "%04d-%02d-01", tm.tm_year + 1900, tm.tm_mon + 1);
+            baton_audit_month(ms, m);
+            if (strcmp(m, want) != 0)
+                TEST_FAIL("month of %lld: %s, want %s", (long long)ms, m, want);
+        }
+    }
 }
 
 TEST(audit_migrations_are_versioned_in_order)

@@ -1,3 +1,4 @@
+#include <limits.h>
 #include "test.h"
 #include "baton/core.h"
 
@@ -18,9 +19,14 @@ TEST(core_time_roundtrip)
 TEST(core_time_rejects)
 {
     int64_t ms;
-    const char *bad[] = {"",           "2026-11-21",           "2026-13-01T00:00:00Z",
-                         "2026-02-30T00:00:00Z", "2026-11-21T10:00:00", "2026-11-21T25:00:00Z",
-                         "2026-11-21T10:00:00Zjunk", "2026-11-21T10:00:00.Z"};
+    const char *bad[] = {"",
+                         "2026-11-21",
+                         "2026-13-01T00:00:00Z",
+                         "2026-02-30T00:00:00Z",
+                         "2026-11-21T10:00:00",
+                         "2026-11-21T25:00:00Z",
+                         "2026-11-21T10:00:00Zjunk",
+                         "2026-11-21T10:00:00.Z"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         ASSERT_EQ_INT(baton_time_parse(bad[i], &ms), BATON_EPARSE);
     ASSERT_EQ_INT(baton_time_parse("2024-02-29T00:00:00Z", &ms), 0);
@@ -88,6 +94,40 @@ TEST(core_buf)
     ASSERT_EQ_INT(baton_strlcpy(small, "abcdef", sizeof small), 6);
     ASSERT_EQ_STR(small, "abc");
     ASSERT_EQ_STR(baton_strerror(BATON_ECONFLICT), "conflict");
+}
+
+TEST(core_buf_numbers_and_growth)
+{
+    baton_buf_t b = BATON_BUF_INIT;
+    baton_buf_put_int(&b, 0);
+    baton_buf_putc(&b, ' ');
+    baton_buf_put_int(&b, -42);
+    baton_buf_putc(&b, ' ');
+    baton_buf_put_int(&b, LLONG_MAX);
+    baton_buf_putc(&b, ' ');
+    baton_buf_put_int(&b, LLONG_MIN);
+    ASSERT_EQ_STR(b.data, "0 -42 9223372036854775807 -9223372036854775808");
+    /* formatting that exactly fills, then overflows, the spare room */
+    for (size_t want = 1; want < 300; want++) {
+        baton_buf_t c = BATON_BUF_INIT;
+        baton_buf_putc(&c, 'x');
+        char pad[301];
+        memset(pad, 'y', want);
+        pad[want] = '\0';
+        baton_buf_appendf(&c, "%s%d", pad, 7);
+        ASSERT_EQ_INT((long long)c.len, (long long)want + 2);
+        ASSERT_EQ_INT(c.data[want + 1], '7');
+        ASSERT_EQ_INT(c.data[want + 2], '\0');
+        ASSERT_TRUE(c.cap > c.len);
+        baton_buf_free(&c);
+    }
+    baton_buf_reset(&b);
+    for (int i = 0; i < 5000; i++)
+        baton_buf_putc(&b, (char)('a' + i % 26));
+    ASSERT_EQ_INT((long long)b.len, 5000);
+    ASSERT_EQ_INT(b.data[4999], 'a' + 4999 % 26);
+    ASSERT_EQ_INT(b.data[5000], '\0');
+    baton_buf_free(&b);
 }
 
 TEST(core_json_pointer)

@@ -89,10 +89,14 @@ typedef struct {
     size_t cap;
 } baton_buf_t;
 
-#define BATON_BUF_INIT {NULL, 0, 0}
+#define BATON_BUF_INIT                                                                             \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 void baton_buf_append(baton_buf_t *b, const void *data, size_t n);
 void baton_buf_puts(baton_buf_t *b, const char *s);
 void baton_buf_putc(baton_buf_t *b, char c);
+void baton_buf_put_int(baton_buf_t *b, long long v); /* decimal, without printf */
 void baton_buf_appendf(baton_buf_t *b, const char *fmt, ...) BATON_PRINTF(2, 3);
 void baton_buf_vappendf(baton_buf_t *b, const char *fmt, va_list ap);
 void baton_buf_reset(baton_buf_t *b); /* len = 0, keeps memory */
