@@ -98,13 +98,19 @@ static size_t value_size(const ProtobufCFieldDescriptor *f)
     case PROTOBUF_C_TYPE_SINT64:
     case PROTOBUF_C_TYPE_SFIXED64:
     case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64: return 8;
-    case PROTOBUF_C_TYPE_DOUBLE: return sizeof(double);
-    case PROTOBUF_C_TYPE_BOOL: return sizeof(protobuf_c_boolean);
+    case PROTOBUF_C_TYPE_FIXED64:
+        return 8;
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return sizeof(double);
+    case PROTOBUF_C_TYPE_BOOL:
+        return sizeof(protobuf_c_boolean);
     case PROTOBUF_C_TYPE_STRING:
-    case PROTOBUF_C_TYPE_MESSAGE: return sizeof(void *);
-    case PROTOBUF_C_TYPE_BYTES: return sizeof(ProtobufCBinaryData);
-    default: return 4;
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return sizeof(void *);
+    case PROTOBUF_C_TYPE_BYTES:
+        return sizeof(ProtobufCBinaryData);
+    default:
+        return 4;
     }
 }
 
@@ -167,16 +173,6 @@ json_t *baton_event_to_json(const ProtobufCMessage *msg)
             json_object_set_new(obj, f->name, v);
     }
     return obj;
-}
-
-char *baton_event_to_json_text(const ProtobufCMessage *msg)
-{
-    json_t *j = baton_event_to_json(msg);
-    char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
-    json_decref(j);
-    if (!s)
-        abort(); /* jansson fails here only on allocation failure */
-    return s;
 }
 
 const char *baton_event_body_name(const Baton__V1__Envelope *env)
