@@ -2,8 +2,11 @@
  *
  * Every produce call allocates one waiter shared by its messages (the per-message opaque).
  * Delivery reports are served by rd_kafka_poll, which any waiting thread may run: one waiter
- * at a time holds the "polling" token and polls in short slices, the others sleep on the
- * condition variable, which each delivery report and each end of a slice broadcasts. A waiter
+ * at a time holds the "polling" token and polls in short slices, the others sleep on their
+ * own condition variable. A delivery report wakes only the waiter whose last report it was;
+ * a poller that leaves hands the token to the oldest sleeping waiter. (One shared condition
+ * variable broadcast per report woke every waiting request thread for each report: with tens
+ * of concurrent requests most of the CPU went to futex and scheduler contention.) A waiter
  * that gives up (timeout) marks its record abandoned, and the delivery report frees it. */
 #include "kafka_int.h"
 
@@ -13,19 +16,59 @@
 
 #define POLL_SLICE_MS 100
 
-struct baton_kafka_producer {
-    baton_kafka__client_t cl; /* first: rd_kafka_opaque() points here */
-    pthread_mutex_t wmu;      /* guards waiters and `polling` */
-    pthread_cond_t cv;
-    bool polling;
-};
-
-typedef struct {
+typedef struct waiter {
     size_t remaining; /* delivery reports still to come */
     int err;          /* first failure, BATON_E* */
     char errtext[200];
     bool abandoned;
+    pthread_cond_t cv;            /* this waiter's wake-up (report done, or the token) */
+    struct waiter *sprev, *snext; /* in the producer's list of sleeping waiters */
 } waiter_t;
+
+struct baton_kafka_producer {
+    baton_kafka__client_t cl; /* first: rd_kafka_opaque() points here */
+    pthread_mutex_t wmu;      /* guards waiters, `polling` and the sleepers list */
+    pthread_condattr_t ca;    /* CLOCK_MONOTONIC, for the waiters' condition variables */
+    bool polling;
+    waiter_t *sleep_head, *sleep_tail; /* waiters sleeping while another one polls, oldest first */
+};
+
+static waiter_t *waiter_new(baton_kafka_producer_t *p)
+{
+    waiter_t *w = baton_xcalloc(1, sizeof *w);
+    pthread_cond_init(&w->cv, &p->ca);
+    return w;
+}
+
+static void waiter_free(waiter_t *w)
+{
+    pthread_cond_destroy(&w->cv);
+    free(w);
+}
+
+static void sleeper_add(baton_kafka_producer_t *p, waiter_t *w)
+{
+    w->snext = NULL;
+    w->sprev = p->sleep_tail;
+    if (p->sleep_tail)
+        p->sleep_tail->snext = w;
+    else
+        p->sleep_head = w;
+    p->sleep_tail = w;
+}
+
+static void sleeper_del(baton_kafka_producer_t *p, waiter_t *w)
+{
+    if (w->sprev)
+        w->sprev->snext = w->snext;
+    else
+        p->sleep_head = w->snext;
+    if (w->snext)
+        w->snext->sprev = w->sprev;
+    else
+        p->sleep_tail = w->sprev;
+    w->sprev = w->snext = NULL;
+}
 
 static int brokers_up(baton_kafka_producer_t *p)
 {
@@ -71,9 +114,9 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     w->remaining--;
     if (w->abandoned) {
         if (w->remaining == 0)
-            free(w);
-    } else {
-        pthread_cond_broadcast(&p->cv);
+            waiter_free(w);
+    } else if (w->remaining == 0) {
+        pthread_cond_signal(&w->cv);
     }
     pthread_mutex_unlock(&p->wmu);
 }
@@ -82,7 +125,8 @@ baton_kafka_producer_t *baton_kafka_producer_new(const baton_kafka_conf_t *conf,
                                                  size_t errlen)
 {
     /* Defaults the caller may override: murmur2 so Java producers agree on key → partition;
-     * statistics feed the health; quick reconnects after a broker comes back. */
+     * statistics feed the health; quick reconnects after a broker comes back; no Nagle delay
+     * (a request must not wait behind an unacknowledged one: ingest answers only after the ack). */
     static const char *const defaults[] = {"partitioner",
                                            "murmur2_random",
                                            "statistics.interval.ms",
@@ -91,6 +135,8 @@ baton_kafka_producer_t *baton_kafka_producer_new(const baton_kafka_conf_t *conf,
                                            "30000",
                                            "reconnect.backoff.max.ms",
                                            "2000",
+                                           "socket.nagle.disable",
+                                           "true",
                                            NULL};
     /* Durable before acknowledged: not negotiable. */
     static const char *const forced[] = {"enable.idempotence", "true", "acks", "all", NULL};
@@ -103,11 +149,8 @@ baton_kafka_producer_t *baton_kafka_producer_new(const baton_kafka_conf_t *conf,
     baton_kafka_producer_t *p = baton_xcalloc(1, sizeof *p);
     baton_kafka__client_init(&p->cl, conf);
     pthread_mutex_init(&p->wmu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&p->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    pthread_condattr_init(&p->ca);
+    pthread_condattr_setclock(&p->ca, CLOCK_MONOTONIC);
 
     if (!(rc = baton_kafka__rdconf(conf, defaults, forced, &p->cl, errstr, sizeof errstr))) {
         baton_seterr(err, errlen, "kafka producer config: %s", errstr);
@@ -122,7 +165,7 @@ baton_kafka_producer_t *baton_kafka_producer_new(const baton_kafka_conf_t *conf,
     rd_kafka_set_log_queue(p->cl.rk, NULL); /* logs served by rd_kafka_poll */
     return p;
 err:
-    pthread_cond_destroy(&p->cv);
+    pthread_condattr_destroy(&p->ca);
     pthread_mutex_destroy(&p->wmu);
     baton_kafka__client_destroy(&p->cl);
     free(p);
@@ -156,14 +199,17 @@ static int wait_reports(baton_kafka_producer_t *p, waiter_t *w, int64_t deadline
             pthread_mutex_unlock(&p->wmu);
             rd_kafka_poll(p->cl.rk, slice);
             pthread_mutex_lock(&p->wmu);
-            p->polling = false;
-            pthread_cond_broadcast(&p->cv); /* let another waiter take the token */
+            p->polling = false; /* taken again at once while w still waits */
         } else {
             struct timespec ts;
             abs_deadline(&ts, slice);
-            pthread_cond_timedwait(&p->cv, &p->wmu, &ts);
+            sleeper_add(p, w);
+            pthread_cond_timedwait(&w->cv, &p->wmu, &ts);
+            sleeper_del(p, w);
         }
     }
+    if (!p->polling && p->sleep_head) /* leaving: the oldest sleeper takes the token */
+        pthread_cond_signal(&p->sleep_head->cv);
     int rc;
     if (w->remaining > 0) {
         w->abandoned = true;
@@ -177,7 +223,7 @@ static int wait_reports(baton_kafka_producer_t *p, waiter_t *w, int64_t deadline
     if (rc)
         baton_seterr(err, errlen, "%s", w->errtext);
     pthread_mutex_unlock(&p->wmu);
-    free(w);
+    waiter_free(w);
     return rc;
 }
 
@@ -209,7 +255,7 @@ static int produce_records(baton_kafka_producer_t *p, const baton_kafka_record_t
                            int timeout_ms, bool wait_queue, char *err, size_t errlen)
 {
     int64_t deadline = baton_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
-    waiter_t *w = baton_xcalloc(1, sizeof *w);
+    waiter_t *w = waiter_new(p);
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (!recs[i].topic) {
@@ -314,7 +360,7 @@ void baton_kafka_producer_free(baton_kafka_producer_t *p, int flush_timeout_ms)
         rd_kafka_flush(p->cl.rk, 1000);
     }
     rd_kafka_destroy(p->cl.rk);
-    pthread_cond_destroy(&p->cv);
+    pthread_condattr_destroy(&p->ca);
     pthread_mutex_destroy(&p->wmu);
     baton_kafka__client_destroy(&p->cl);
     free(p);

@@ -110,8 +110,20 @@ void ingest_api_keys_free(ingest_api_keys_t *k)
     memset(k, 0, sizeof *k);
 }
 
+/* SHA-256 fetched once: EVP_sha256() in EVP_DigestInit_ex looks the algorithm up again (under
+ * the provider store's lock) on every call, from every request thread. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 const ingest_api_key_t *ingest_api_keys_match(const ingest_api_keys_t *k, const char *presented)
 {
+    pthread_once(&sha256_once, sha256_fetch);
+    const EVP_MD *md = sha256_md ? sha256_md : EVP_sha256();
     const ingest_api_key_t *found = NULL;
     size_t plen = strlen(presented);
     /* every key is hashed and compared, whichever matches, so timing says nothing */
@@ -119,7 +131,7 @@ const ingest_api_key_t *ingest_api_keys_match(const ingest_api_keys_t *k, const 
         unsigned char d[32];
         unsigned int dlen = 0;
         EVP_MD_CTX *c = EVP_MD_CTX_new();
-        EVP_DigestInit_ex(c, EVP_sha256(), NULL);
+        EVP_DigestInit_ex(c, md, NULL);
         EVP_DigestUpdate(c, k->v[i].salt, k->v[i].salt_len);
         EVP_DigestUpdate(c, presented, plen);
         EVP_DigestFinal_ex(c, d, &dlen);

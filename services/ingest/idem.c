@@ -1,7 +1,7 @@
 /* idem.c — idempotency records: baton:idem:<tenant>:<id> (docs/dev/REDIS_KEYS.md).
  *
- * A request first claims each id with SET NX PX (value "P:<token>", expiring after the produce
- * timeout plus a margin, so a crashed claimant never blocks an id for long). The winner
+ * A request first claims each id with SET NX GET PX (value "P:<token>", expiring after the
+ * produce timeout plus a margin, so a crashed claimant never blocks an id for long). The winner
  * produces; after Kafka's ack it writes "D|<type>|<event id>" for BATON_IDEMPOTENCY_TTL, after a
  * failure it deletes its claim (compare-and-delete, so it never removes another's). A request
  * that finds a claim waits (polling) until the claim turns into a record — then it answers
@@ -40,49 +40,82 @@ static void parse_done(ingest_idem_t *r, const char *v)
     baton_strlcpy(r->event_id, b + 1, sizeof r->event_id);
 }
 
-/* One pass: SET NX for the undecided ones, GET for those that lost. Returns the number still
- * pending (held by another request), or BATON_EUNAVAIL. */
+/* SET NX GET (Redis >= 7.0) claims and reads in one command; an older server answers it with
+ * an error, and from then on every pass uses SET NX and GET (two commands). */
+static volatile int setnx_get_unsupported;
+
+/* The record of recs[i] from the claim's answers: owned (set is the SET's reply, get that of
+ * GET or of SET ... GET), finished by someone (D|...), or still pending. Returns 1 when
+ * decided, 0 when pending, BATON_EUNAVAIL on an error reply. */
+static int decide(ingest_idem_t *rec, const redisReply *set, const redisReply *get, bool combined)
+{
+    if (set->type == REDIS_REPLY_ERROR || get->type == REDIS_REPLY_ERROR)
+        return BATON_EUNAVAIL;
+    bool owned = combined ? set->type == REDIS_REPLY_NIL : set->type == REDIS_REPLY_STATUS;
+    if (owned) {
+        rec->state = INGEST_IDEM_OWNED;
+        return 1;
+    }
+    if (get->type == REDIS_REPLY_STRING && strncmp(get->str, "D|", 2) == 0) {
+        parse_done(rec, get->str);
+        return 1;
+    }
+    return 0; /* another request holds it (or it vanished between SET and GET) */
+}
+
+/* One pass: SET NX (GET) for the undecided ones, GET for those that lost. Returns the number
+ * still pending (held by another request), or BATON_EUNAVAIL. */
 static int pass(baton_redis_t *rc, ingest_idem_t *recs, size_t n, bool *undecided, long long px)
 {
     size_t q = 0;
+    bool combined = !setnx_get_unsupported;
+    size_t per = combined ? 1 : 2;
     char pval[48];
     for (size_t i = 0; i < n; i++) {
         if (!undecided[i])
             continue;
         snprintf(pval, sizeof pval, "P:%s", recs[i].token);
-        if (baton_redis_append(rc, "SET %s %s NX PX %lld", recs[i].key, pval, px) != 0)
-            return BATON_EUNAVAIL;
-        if (baton_redis_append(rc, "GET %s", recs[i].key) != 0)
-            return BATON_EUNAVAIL;
+        if (combined) {
+            if (baton_redis_append(rc, "SET %s %s NX GET PX %lld", recs[i].key, pval, px) != 0)
+                return BATON_EUNAVAIL;
+        } else {
+            if (baton_redis_append(rc, "SET %s %s NX PX %lld", recs[i].key, pval, px) != 0)
+                return BATON_EUNAVAIL;
+            if (baton_redis_append(rc, "GET %s", recs[i].key) != 0)
+                return BATON_EUNAVAIL;
+        }
         q++;
     }
     if (q == 0)
         return 0;
     redisReply **rep = NULL;
     size_t nrep = 0;
-    if (baton_redis_pipeline_read(rc, &rep, &nrep) != 0 || nrep != 2 * q) {
+    if (baton_redis_pipeline_read(rc, &rep, &nrep) != 0 || nrep != per * q) {
         baton_redis_replies_free(rep, nrep);
         return BATON_EUNAVAIL;
+    }
+    if (combined && rep[0]->type == REDIS_REPLY_ERROR &&
+        (strstr(rep[0]->str, "syntax") || strstr(rep[0]->str, "GET option"))) {
+        setnx_get_unsupported = 1; /* Redis < 7.0: claim again, in two commands */
+        baton_redis_replies_free(rep, nrep);
+        return pass(rc, recs, n, undecided, px);
     }
     int pending = 0;
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         if (!undecided[i])
             continue;
-        redisReply *set = rep[2 * k], *get = rep[2 * k + 1];
+        redisReply *set = rep[per * k], *get = rep[per * k + per - 1];
         k++;
-        if (set->type == REDIS_REPLY_STATUS) {
-            recs[i].state = INGEST_IDEM_OWNED;
-            undecided[i] = false;
-        } else if (get->type == REDIS_REPLY_STRING && strncmp(get->str, "D|", 2) == 0) {
-            parse_done(&recs[i], get->str);
-            undecided[i] = false;
-        } else if (set->type == REDIS_REPLY_ERROR || get->type == REDIS_REPLY_ERROR) {
+        int d = decide(&recs[i], set, get, combined);
+        if (d < 0) {
             baton_redis_replies_free(rep, nrep);
             return BATON_EUNAVAIL;
-        } else {
-            pending++; /* another request holds it (or it vanished between SET and GET) */
         }
+        if (d)
+            undecided[i] = false;
+        else
+            pending++;
     }
     baton_redis_replies_free(rep, nrep);
     return pending;

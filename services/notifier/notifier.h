@@ -122,6 +122,10 @@ typedef struct nt_out {
     struct nt_out *next;
 } nt_out_t;
 
+/* Easy handles kept for reuse (curl_easy_init / _cleanup per transfer cost more than the
+ * transfer's own work on a local receiver). */
+#define NT_EASY_POOL 128
+
 /* A cached person record. */
 typedef struct nt_person {
     char *key;                /* tenant \n id */
@@ -162,6 +166,9 @@ typedef struct {
     struct nt_write *wq, *wq_tail; /* outcomes not yet written to Redis */
     int64_t next_house_ms, next_renew_ms;
     volatile int redis_ok;
+    CURL *easy_pool[NT_EASY_POOL]; /* finished easy handles, for the next transfers */
+    baton_roster_channel_t easy_ch[NT_EASY_POOL]; /* the channel each one was set up for */
+    int easy_n;
 
     /* thread 2: the outbox */
     baton_redis_t *redis_o;
@@ -201,20 +208,32 @@ void nt_inflight_clear(nt_svc_t *s);
 void nt_job_free(nt_job_t *j);
 
 /* ---- nt_store.c ---- */
+/* One request for the accept script (borrowed strings). */
+typedef struct {
+    const char *id, *tenant, *person;
+    bool urgent;
+    const void *raw; /* the Kafka value */
+    size_t raw_len;
+} nt_accept_t;
+
+/* Most outcomes written in one MULTI/EXEC. */
+#define NT_WRITE_CHUNK 256
+
 int nt_store_init(nt_svc_t *s, baton_redis_t *r);
-/* Append the accept script for one request to r's pipeline. */
-int nt_store_append_accept(nt_svc_t *s, baton_redis_t *r, const char *id, const char *tenant,
-                           const char *person, bool urgent, const void *raw, size_t raw_len,
+/* Append one accept script call for n requests to r's pipeline: its reply is an array with
+ * one {state, due, leased} per request, in order. */
+int nt_store_append_accept(nt_svc_t *s, baton_redis_t *r, const nt_accept_t *reqs, size_t n,
                            int64_t now_ms, int64_t lease_until);
 /* Append HSET outbox <field> <topic \0 data>. */
 int nt_store_append_outbox(nt_svc_t *s, baton_redis_t *r, const nt_out_t *o);
 /* Claim up to max due jobs (lease them until now + lease_ms). Returns the count (jobs in
  * *out, a list) or a negative BATON_E*; *next_due = the earliest remaining due time. */
 int nt_store_claim(nt_svc_t *s, int64_t now_ms, int max, nt_job_t **out, int64_t *next_due);
-/* Terminal: done key (TTL), job and schedule entry removed, outbox entries added. */
-int nt_store_append_finish(nt_svc_t *s, const nt_job_t *j, const char *done_value);
-/* Not yet: attempts / held written, due at `due_ms`. */
-int nt_store_append_retry(nt_svc_t *s, const nt_job_t *j, int attempts, bool held, int64_t due_ms);
+/* Append the outcomes of the list (linked by next) to the delivery connection's pipeline, a
+ * MULTI/EXEC per NT_WRITE_CHUNK: finished ones get the done key (TTL) and lose job and
+ * schedule entry, rescheduled ones get attempts / held and their due time; their outbox
+ * entries are added. */
+int nt_store_append_outcomes(nt_svc_t *s, const struct nt_write *list);
 /* Send what is queued on the delivery connection; 0 or a BATON_E*. */
 int nt_store_exec(nt_svc_t *s, baton_redis_t *r);
 /* Every outbox entry (startup), pushed to the outbox queue. */
@@ -260,6 +279,10 @@ void nt_people_free(nt_svc_t *s);
 int nt_channel_prepare(nt_svc_t *s, nt_delivery_t *d, char *err, size_t errlen);
 /* Did the finished transfer deliver? false with the reason in err. */
 bool nt_channel_result(nt_svc_t *s, nt_delivery_t *d, CURLcode rc, char *err, size_t errlen);
+/* Give d's easy handle back for reuse (or clean it up when the pool is full); NULLs it. */
+void nt_channel_release(nt_svc_t *s, nt_delivery_t *d);
+/* Clean up every pooled easy handle. */
+void nt_channel_pool_free(nt_svc_t *s);
 /* Is the channel configured (SMS URL, SMTP URL, WCTP URL)? */
 bool nt_channel_enabled(const nt_cfg_t *cfg, baton_roster_channel_t c);
 

@@ -220,6 +220,20 @@ static int prepare_pager(nt_svc_t *s, nt_delivery_t *d)
     return 0;
 }
 
+/* A pooled easy handle, or a new one. One last set up for the same channel is taken as it
+ * is: nt_channel_prepare sets every option that channel uses again, and a channel sets the
+ * same set of options each time (they depend on the configuration only). Another one is
+ * reset first. */
+static CURL *easy_get(nt_svc_t *s, baton_roster_channel_t ch)
+{
+    if (!s->easy_n)
+        return curl_easy_init();
+    CURL *e = s->easy_pool[--s->easy_n];
+    if (s->easy_ch[s->easy_n] != ch)
+        curl_easy_reset(e);
+    return e;
+}
+
 int nt_channel_prepare(nt_svc_t *s, nt_delivery_t *d, char *err, size_t errlen)
 {
     if (!nt_channel_enabled(s->cfg, d->channel)) {
@@ -227,7 +241,7 @@ int nt_channel_prepare(nt_svc_t *s, nt_delivery_t *d, char *err, size_t errlen)
                      baton_roster_channel_name(d->channel));
         return BATON_EINVAL;
     }
-    d->easy = curl_easy_init();
+    d->easy = easy_get(s, d->channel);
     if (!d->easy) {
         baton_seterr(err, errlen, "curl_easy_init failed");
         return BATON_EIO;
@@ -259,6 +273,25 @@ int nt_channel_prepare(nt_svc_t *s, nt_delivery_t *d, char *err, size_t errlen)
     if (d->headers)
         curl_easy_setopt(e, CURLOPT_HTTPHEADER, d->headers);
     return rc;
+}
+
+void nt_channel_release(nt_svc_t *s, nt_delivery_t *d)
+{
+    if (!d->easy)
+        return;
+    if (s->easy_n < NT_EASY_POOL) {
+        s->easy_ch[s->easy_n] = d->channel;
+        s->easy_pool[s->easy_n++] = d->easy;
+    } else {
+        curl_easy_cleanup(d->easy);
+    }
+    d->easy = NULL;
+}
+
+void nt_channel_pool_free(nt_svc_t *s)
+{
+    while (s->easy_n)
+        curl_easy_cleanup(s->easy_pool[--s->easy_n]);
 }
 
 bool nt_channel_result(nt_svc_t *s, nt_delivery_t *d, CURLcode rc, char *err, size_t errlen)

@@ -87,7 +87,30 @@ static void decode(nt_svc_t *s, batch_t *b, const baton_kafka_message_t *m, size
     baton_kafka_envelope_free(env);
 }
 
-/* One pipeline: an accept per request, an outbox HSET per dead letter. */
+#define NT_ACCEPT_CHUNK 256 /* requests per accept script call */
+
+/* The accept script's answer for message m: accepted (handed over when leased), or a
+ * duplicate. */
+static void accepted_one(batch_t *b, const baton_kafka_message_t *msgs, size_t m,
+                         const redisReply *x, int64_t now, size_t *accepted, size_t *dup)
+{
+    if (x->type != REDIS_REPLY_ARRAY || x->elements < 2 ||
+        x->element[0]->type != REDIS_REPLY_INTEGER)
+        return;
+    if (x->element[0]->integer != 2) {
+        (*dup)++;
+        return;
+    }
+    (*accepted)++;
+    if (x->elements == 3 && x->element[2]->type == REDIS_REPLY_INTEGER &&
+        x->element[2]->integer == 1)
+        hand_over(b, &msgs[m], m, now);
+    else
+        b->scheduled = true;
+}
+
+/* One pipeline: an accept script call per NT_ACCEPT_CHUNK requests, an outbox HSET per dead
+ * letter. */
 static int store(nt_svc_t *s, const baton_kafka_message_t *msgs, size_t n, batch_t *b)
 {
     baton_redis_t *r = s->redis_c;
@@ -95,25 +118,30 @@ static int store(nt_svc_t *s, const baton_kafka_message_t *msgs, size_t n, batch
     /* hand over only while the delivery loop has room (else the claim path paces it) */
     bool room = s->busy + s->ho_n + (long long)n <= s->cfg->max_inflight;
     int64_t lease = room ? now + s->cfg->lease_ms : 0;
-    size_t *idx = baton_xcalloc(n ? n : 1, sizeof *idx); /* reply → message */
-    size_t nidx = 0;
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
+    size_t *idx = baton_xcalloc(n ? n : 1, sizeof *idx); /* request → message */
+    nt_accept_t *reqs = baton_xcalloc(n ? n : 1, sizeof *reqs);
+    size_t nreq = 0;
+    for (size_t i = 0; i < n; i++) {
         const Baton__V1__Envelope *env = b->envs[i];
         if (!env)
             continue;
         const Baton__V1__NotificationRequest *q = env->notification_request;
-        bool urgent = q->urgent || strcmp(q->kind, "escalation") == 0;
-        rc = nt_store_append_accept(s, r, q->notification_id, env->tenant, q->person, urgent,
-                                    msgs[i].value, msgs[i].value_len, now, lease);
-        idx[nidx++] = i;
+        reqs[nreq] = (nt_accept_t){q->notification_id, env->tenant,   q->person,
+                                   nt_is_urgent(q),    msgs[i].value, msgs[i].value_len};
+        idx[nreq++] = i;
     }
+    int rc = 0;
+    size_t ncalls = 0;
+    for (size_t i = 0; i < nreq && rc == 0; i += NT_ACCEPT_CHUNK, ncalls++)
+        rc = nt_store_append_accept(
+            s, r, reqs + i, nreq - i < NT_ACCEPT_CHUNK ? nreq - i : NT_ACCEPT_CHUNK, now, lease);
     for (nt_out_t *o = b->dead; o && rc == 0; o = o->next)
         rc = nt_store_append_outbox(s, r, o);
     redisReply **rep = NULL;
     size_t nrep = 0;
     if (rc == 0)
         rc = baton_redis_pipeline_read(r, &rep, &nrep);
+    free(reqs);
     if (rc != 0) {
         free(idx);
         return rc;
@@ -127,18 +155,12 @@ static int store(nt_svc_t *s, const baton_kafka_message_t *msgs, size_t n, batch
             rc = BATON_EIO;
             break;
         }
-        if (x->type == REDIS_REPLY_ARRAY && x->elements >= 2 &&
-            x->element[0]->type == REDIS_REPLY_INTEGER) {
-            if (x->element[0]->integer != 2) {
-                dup++;
-                continue;
-            }
-            accepted++;
-            if (i < nidx && x->elements == 3 && x->element[2]->type == REDIS_REPLY_INTEGER &&
-                x->element[2]->integer == 1)
-                hand_over(b, &msgs[idx[i]], idx[i], now);
-            else
-                b->scheduled = true;
+        if (i >= ncalls || x->type != REDIS_REPLY_ARRAY)
+            continue; /* an outbox HSET */
+        for (size_t k = 0; k < x->elements; k++) {
+            size_t q = i * NT_ACCEPT_CHUNK + k;
+            if (q < nreq)
+                accepted_one(b, msgs, idx[q], x->element[k], now, &accepted, &dup);
         }
     }
     baton_redis_replies_free(rep, nrep);

@@ -68,24 +68,14 @@ nt_out_t *nt_out_new(void)
     return baton_xcalloc(1, sizeof(nt_out_t));
 }
 
-/* Write every queued outcome (one pipeline, a MULTI/EXEC per job). On success the outbox
- * entries go to Kafka and the jobs leave the in-flight set; on failure everything stays
+/* Write every queued outcome (one pipeline, a MULTI/EXEC per NT_WRITE_CHUNK outcomes). On success
+ * the outbox entries go to Kafka and the jobs leave the in-flight set; on failure everything stays
  * queued for the next turn (the writes are idempotent). */
 static int flush_writes(nt_svc_t *s)
 {
     if (!s->wq)
         return 0;
-    int rc = 0;
-    for (nt_write_t *w = s->wq; w && rc == 0; w = w->next) {
-        rc = baton_redis_append(s->redis_d, "MULTI");
-        if (rc == 0)
-            rc = w->finish ? nt_store_append_finish(s, w->job, w->done)
-                           : nt_store_append_retry(s, w->job, w->attempts, w->held, w->due_ms);
-        for (nt_out_t *o = w->outs; o && rc == 0; o = o->next)
-            rc = nt_store_append_outbox(s, s->redis_d, o);
-        if (rc == 0)
-            rc = baton_redis_append(s->redis_d, "EXEC");
-    }
+    int rc = nt_store_append_outcomes(s, s->wq);
     if (rc == 0)
         rc = nt_store_exec(s, s->redis_d);
     if (rc != 0) {
@@ -122,10 +112,9 @@ bool nt_is_urgent(const Baton__V1__NotificationRequest *r)
     return r->urgent || strcmp(r->kind, "escalation") == 0;
 }
 
-static void delivery_free(nt_delivery_t *d)
+static void delivery_free(nt_svc_t *s, nt_delivery_t *d)
 {
-    if (d->easy)
-        curl_easy_cleanup(d->easy);
+    nt_channel_release(s, d);
     curl_slist_free_all(d->headers);
     curl_slist_free_all(d->rcpt);
     baton_buf_free(&d->body);
@@ -245,7 +234,7 @@ static void complete(nt_svc_t *s, nt_delivery_t *d, bool ok, const char *why)
     d->ep->active--;
     s->active--;
     nt_endpoint_t *ep = d->ep;
-    delivery_free(d);
+    delivery_free(s, d);
     start_waiting(s, ep);
 }
 
@@ -468,7 +457,7 @@ static void release_waiting(nt_svc_t *s)
                 nt_reschedule_job(s, j, j->attempts, j->held, now, NULL);
             }
             d->jobs = NULL;
-            delivery_free(d);
+            delivery_free(s, d);
         }
         ep->wait_tail = NULL;
     }
@@ -516,12 +505,13 @@ void nt_deliver_free(nt_svc_t *s)
             d->jobs = NULL;
             d->ep->active--;
             s->active--;
-            delivery_free(d);
+            delivery_free(s, d);
         }
         for (int i = 0; i < 20 && s->wq && flush_writes(s) != 0; i++) {
             struct timespec ts = {0, 100 * 1000000L};
             nanosleep(&ts, NULL);
         }
+        nt_channel_pool_free(s);
         curl_multi_cleanup(s->multi);
         s->multi = NULL;
     }

@@ -85,25 +85,38 @@ static void put_back(nt_svc_t *s, nt_out_t *list)
     pthread_mutex_unlock(&s->out_lock);
 }
 
+/* Produce the entries as they are stored (the packed envelope: no pack again); the envelope
+ * is decoded only for the record's key and standard headers. */
 static int produce(nt_svc_t *s, nt_out_t *list)
 {
     size_t n = 0;
     for (nt_out_t *o = list; o; o = o->next)
         n++;
     Baton__V1__Envelope **envs = baton_xcalloc(n, sizeof *envs);
-    baton_kafka_envelope_out_t *outs = baton_xcalloc(n, sizeof *outs);
+    baton_kafka_record_t *recs = baton_xcalloc(n, sizeof *recs);
+    baton_kafka_std_headers_t *hdrs = baton_xcalloc(n, sizeof *hdrs);
     size_t k = 0;
     for (nt_out_t *o = list; o; o = o->next) {
         char err[128];
         envs[k] = baton_kafka_envelope_unpack(o->data, o->len, err, sizeof err);
         if (!envs[k])
             continue; /* cannot happen for our own entries; dropped from the outbox below */
-        outs[k] = (baton_kafka_envelope_out_t){o->topic, envs[k]};
+        const Baton__V1__Envelope *env = envs[k];
+        baton_kafka_std_headers(env, &hdrs[k]); /* in place: h[] points into hdrs[k] */
+        recs[k] = (baton_kafka_record_t){.topic = o->topic,
+                                         .value = o->data,
+                                         .value_len = o->len,
+                                         .headers = hdrs[k].h,
+                                         .header_count = hdrs[k].count};
+        if (env->correlation_key && *env->correlation_key) {
+            recs[k].key = env->correlation_key;
+            recs[k].key_len = strlen(env->correlation_key);
+        }
         k++;
     }
     char err[256] = "";
-    int rc = baton_kafka_produce_envelopes(s->producer, outs, k, (int)s->cfg->produce_timeout_ms,
-                                           err, sizeof err);
+    int rc = baton_kafka_produce_batch(s->producer, recs, k, (int)s->cfg->produce_timeout_ms, err,
+                                       sizeof err);
     if (rc != 0) {
         baton_counter_inc(s->m.err_kafka);
         LOG_ERROR("kafka: producing %zu receipts / dead letters failed (retrying): %s", k, err);
@@ -111,7 +124,8 @@ static int produce(nt_svc_t *s, nt_out_t *list)
     for (size_t i = 0; i < k; i++)
         baton_kafka_envelope_free(envs[i]);
     free(envs);
-    free(outs);
+    free(recs);
+    free(hdrs);
     return rc;
 }
 

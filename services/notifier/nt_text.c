@@ -5,7 +5,10 @@
 #include "notifier.h"
 
 #include <openssl/evp.h>
+#include <openssl/core_names.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +32,23 @@ static const char builtin_subject[] = "[Baton] {{kind}}: {{stage_title}}";
  * <kind>.txt), then the built-in text. */
 static char *tpl[NKINDS][NT_CHANNELS + 1];
 static char *subject_tpl;
+
+/* The HMAC key is fixed for the process: one keyed context, re-initialised per signature
+ * (HMAC() fetched the algorithm and built a context for every webhook). */
+static pthread_mutex_t mac_lock = PTHREAD_MUTEX_INITIALIZER;
+static EVP_MAC *mac_alg;
+static EVP_MAC_CTX *mac_ctx;
+static char *mac_key;
+
+static void mac_clear(void)
+{
+    EVP_MAC_CTX_free(mac_ctx);
+    EVP_MAC_free(mac_alg);
+    free(mac_key);
+    mac_ctx = NULL;
+    mac_alg = NULL;
+    mac_key = NULL;
+}
 
 static char *read_file(const char *dir, const char *name)
 {
@@ -86,6 +106,9 @@ void nt_text_free(void)
         }
     free(subject_tpl);
     subject_tpl = NULL;
+    pthread_mutex_lock(&mac_lock);
+    mac_clear();
+    pthread_mutex_unlock(&mac_lock);
 }
 
 static int channel_index(const char *channel)
@@ -237,17 +260,46 @@ void nt_text_webhook_body(const nt_delivery_t *d, baton_buf_t *out)
     baton_buf_putc(out, '}');
 }
 
+/* HMAC-SHA256 of body with secret into mac (32 bytes); false when OpenSSL fails. */
+static bool hmac_sha256(const char *secret, const void *body, size_t len, unsigned char *mac)
+{
+    pthread_mutex_lock(&mac_lock);
+    bool ok = true;
+    if (!mac_ctx || strcmp(mac_key, secret) != 0) {
+        mac_clear();
+        OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
+                               OSSL_PARAM_construct_end()};
+        mac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
+        mac_ctx = mac_alg ? EVP_MAC_CTX_new(mac_alg) : NULL;
+        mac_key = baton_xstrdup(secret);
+        ok = mac_ctx &&
+             EVP_MAC_init(mac_ctx, (const unsigned char *)secret, strlen(secret), params) == 1;
+    } else {
+        ok = EVP_MAC_init(mac_ctx, NULL, 0, NULL) == 1; /* same key, fresh state */
+    }
+    size_t mlen = 0;
+    ok = ok && EVP_MAC_update(mac_ctx, body, len) == 1 &&
+         EVP_MAC_final(mac_ctx, mac, &mlen, 32) == 1 && mlen == 32;
+    if (!ok)
+        mac_clear();
+    pthread_mutex_unlock(&mac_lock);
+    return ok;
+}
+
 void nt_text_signature(const char *secret, const void *body, size_t len, char *out, size_t outlen)
 {
+    static const char hex[] = "0123456789abcdef";
     unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int mlen = 0;
-    HMAC(EVP_sha256(), secret, (int)strlen(secret), body, len, mac, &mlen);
-    baton_buf_t b = BATON_BUF_INIT;
-    baton_buf_puts(&b, "sha256=");
-    for (unsigned i = 0; i < mlen; i++)
-        baton_buf_appendf(&b, "%02x", mac[i]);
-    baton_strlcpy(out, b.data, outlen);
-    baton_buf_free(&b);
+    unsigned int mlen = 32;
+    if (!hmac_sha256(secret, body, len, mac)) /* cannot happen; the one-shot path then */
+        HMAC(EVP_sha256(), secret, (int)strlen(secret), body, len, mac, &mlen);
+    char sig[8 + 2 * EVP_MAX_MD_SIZE] = "sha256=";
+    for (unsigned i = 0; i < mlen; i++) {
+        sig[7 + 2 * i] = hex[mac[i] >> 4];
+        sig[8 + 2 * i] = hex[mac[i] & 15];
+    }
+    sig[7 + 2 * mlen] = '\0';
+    baton_strlcpy(out, sig, outlen);
 }
 
 void nt_xml_escape(baton_buf_t *out, const char *s)

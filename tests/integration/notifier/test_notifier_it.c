@@ -392,4 +392,38 @@ TEST(notifier_it_two_instances_share_the_queue_exactly_once)
     nit_env_stop(&e);
 }
 
+/* Many requests in one consumed batch (one accept script call), each id twice in a row: the
+ * second of each is a duplicate; every one is delivered once, and the outcomes written
+ * together (one MULTI/EXEC) each get their receipt. */
+TEST(notifier_it_batch_with_repeated_ids_each_delivered_once)
+{
+    nit_env_t e;
+    nit_svc_t s;
+    nit_env_start(&e);
+    nit_sink_start(&sink);
+    nit_svc_start(&e, &s, "notifier", NULL);
+    person_webhook(&e, "p1", "/ok/batch");
+    enum { N = 40 };
+    static char ids[N][32];
+    nit_req_t r[2 * N];
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], sizeof ids[i], "n-batch-%02d", i);
+        r[2 * i] = r[2 * i + 1] = (nit_req_t){.id = ids[i], .person = "p1"}; /* one partition */
+    }
+    nit_request(&e, r, 2 * N);
+    memset(&recs, 0, sizeof recs);
+    for (int i = 0; i < N; i++)
+        ASSERT_EQ_INT(nit_wait_receipt(&e, &recs, ids[i], DELIVERED, 20000), 0);
+    nit_read(&e, &recs, 500);
+    for (int i = 0; i < N; i++) {
+        ASSERT_EQ_INT(hits_for(ids[i]), 1);
+        ASSERT_EQ_INT(nit_count(&recs, ids[i], DELIVERED), 1);
+    }
+    ASSERT_EQ_INT(nit_metric(&s, "baton_notifier_requests_total{result=\"accepted\"}"), N);
+    ASSERT_EQ_INT(nit_metric(&s, "baton_notifier_requests_total{result=\"duplicate\"}"), N);
+    nit_svc_stop_clean(&s);
+    nit_sink_stop(&sink);
+    nit_env_stop(&e);
+}
+
 TEST_MAIN()
