@@ -13,7 +13,9 @@
  *       SHA-256 of every output (topic, purpose, packed envelope) and every state after every
  *       step: equal digests before and after a change mean byte-identical behaviour.
  *   A 4th argument `inplace` steps with baton_pathway_step_inplace (the router's way) instead
- *   of baton_pathway_step; the digest must not differ.
+ *   of baton_pathway_step; `arena` does too, with the inputs unpacked into and the outputs built
+ *   in a baton_pathway_arena_t reset every wave (the router's batch arena). The digest must not
+ *   differ.
  *
  * Built by hand against a build dir (see bench/router/README or the run script's cc line):
  *   cc -O2 -o pathway_bench bench/router/pathway_bench.c -Ilibs/core/include
@@ -163,6 +165,7 @@ typedef struct {
     baton_outputs_t out;
     size_t inputs, outputs;
     int digest, inplace;
+    baton_pathway_arena_t *arena; /* `arena` mode: inputs and outputs, reset every wave */
     baton_buf_t trace;
 } world_t;
 
@@ -186,7 +189,9 @@ static int step(world_t *w, long enc, Baton__V1__Envelope *in)
     uint8_t *buf = baton_xmalloc(len ? len : 1);
     baton__v1__envelope__pack(in, buf);
     protobuf_c_message_free_unpacked(&in->base, NULL);
-    in = baton__v1__envelope__unpack(NULL, len, buf);
+    ProtobufCAllocator al =
+        w->arena ? baton_pathway_arena_allocator(w->arena) : (ProtobufCAllocator){NULL, NULL, NULL};
+    in = baton__v1__envelope__unpack(w->arena ? &al : NULL, len, buf);
     free(buf);
     group_t *g = &w->g[enc];
     baton_pathway_group_t out;
@@ -205,7 +210,8 @@ static int step(world_t *w, long enc, Baton__V1__Envelope *in)
     } else {
         rc = baton_pathway_step(w->set, g->st, g->n, in, &w->res, &out, &w->out, err, sizeof err);
     }
-    protobuf_c_message_free_unpacked(&in->base, NULL);
+    if (!w->arena)
+        protobuf_c_message_free_unpacked(&in->base, NULL);
     w->inputs++;
     if (rc) {
         fprintf(stderr, "pathway_bench: step: %s\n", err);
@@ -260,6 +266,8 @@ static void wave_end(world_t *w)
             free(baton_pathway_state_pack(w->g[e].st[i], &l));
         }
     baton_outputs_free(&w->out);
+    if (w->arena)
+        baton_pathway_arena_reset(w->arena);
 }
 
 static const Baton__V1__TaskState *task_of(const group_t *g, const char *stage,
@@ -351,7 +359,7 @@ static Baton__V1__Envelope *next_input(world_t *w, long e, int kind, int wave)
 int main(int argc, char **argv)
 {
     if (argc < 4 || (strcmp(argv[1], "loop") != 0 && strcmp(argv[1], "digest") != 0)) {
-        fprintf(stderr, "usage: pathway_bench loop|digest PATHWAYS_DIR N [inplace]\n");
+        fprintf(stderr, "usage: pathway_bench loop|digest PATHWAYS_DIR N [inplace|arena]\n");
         return 2;
     }
     char err[512];
@@ -365,7 +373,9 @@ int main(int argc, char **argv)
     w.res = (baton_resolver_t){resolve, NULL};
     w.nenc = atol(argv[3]);
     w.digest = strcmp(argv[1], "digest") == 0;
-    w.inplace = argc > 4 && strcmp(argv[4], "inplace") == 0;
+    w.inplace = argc > 4 && (strcmp(argv[4], "inplace") == 0 || strcmp(argv[4], "arena") == 0);
+    if (argc > 4 && strcmp(argv[4], "arena") == 0)
+        w.out.arena = w.arena = baton_pathway_arena_new();
     w.g = baton_xcalloc((size_t)w.nenc, sizeof(*w.g));
     int waves = w.digest ? 40 : 6;
     int64_t t0 = baton_mono_ns();
@@ -398,6 +408,7 @@ int main(int argc, char **argv)
         free(w.g[e].st);
     }
     free(w.g);
+    baton_pathway_arena_free(w.arena);
     baton_buf_free(&w.trace);
     baton_pathway_set_free(set);
     return 0;

@@ -125,14 +125,14 @@ void baton_pathway__reject(baton_mctx_t *m, const Baton__V1__TaskState *t, int s
     const Baton__V1__StaffAction *a = m->in->staff_action;
     Baton__V1__Envelope *e =
         baton_pathway__env(m, BATON_TOPIC_LIFECYCLE, "action.rejected", t ? t->stage : NULL);
-    Baton__V1__ActionRejected *r = baton_xmalloc(sizeof(*r));
+    Baton__V1__ActionRejected *r = baton_pathway__oalloc(m, sizeof(*r));
     baton__v1__action_rejected__init(r);
-    r->action_event_id = baton_xstrdup(m->in->id);
-    r->task_id = baton_pathway__xstr(a->task_id);
-    r->actor = baton_pathway__xstr(a->actor);
+    r->action_event_id = baton_pathway__ostr(m, m->in->id);
+    r->task_id = baton_pathway__ostr(m, a->task_id);
+    r->actor = baton_pathway__ostr(m, a->actor);
     r->action = a->action;
     r->status = status;
-    r->reason = baton_xstrdup(reason);
+    r->reason = baton_pathway__ostr(m, reason);
     e->body_case = BATON__V1__ENVELOPE__BODY_ACTION_REJECTED;
     e->action_rejected = r;
 }
@@ -146,27 +146,27 @@ static void emit_simple(baton_mctx_t *m, Baton__V1__TaskState *t, Baton__V1__Act
                                                                    : "task.commented";
     Baton__V1__Envelope *e = baton_pathway__env(m, BATON_TOPIC_LIFECYCLE, type, t->stage);
     if (action == BATON__V1__ACTION__ACTION_ACK) {
-        Baton__V1__TaskAcknowledged *b = baton_xmalloc(sizeof(*b));
+        Baton__V1__TaskAcknowledged *b = baton_pathway__oalloc(m, sizeof(*b));
         baton__v1__task_acknowledged__init(b);
         b->task = baton_pathway__taskref(m, t);
-        b->actor = baton_xstrdup(actor);
+        b->actor = baton_pathway__ostr(m, actor);
         b->override = override;
         e->body_case = BATON__V1__ENVELOPE__BODY_TASK_ACKNOWLEDGED;
         e->task_acknowledged = b;
     } else if (action == BATON__V1__ACTION__ACTION_START) {
-        Baton__V1__TaskStarted *b = baton_xmalloc(sizeof(*b));
+        Baton__V1__TaskStarted *b = baton_pathway__oalloc(m, sizeof(*b));
         baton__v1__task_started__init(b);
         b->task = baton_pathway__taskref(m, t);
-        b->actor = baton_xstrdup(actor);
+        b->actor = baton_pathway__ostr(m, actor);
         b->override = override;
         e->body_case = BATON__V1__ENVELOPE__BODY_TASK_STARTED;
         e->task_started = b;
     } else {
-        Baton__V1__TaskCommented *b = baton_xmalloc(sizeof(*b));
+        Baton__V1__TaskCommented *b = baton_pathway__oalloc(m, sizeof(*b));
         baton__v1__task_commented__init(b);
         b->task = baton_pathway__taskref(m, t);
-        b->actor = baton_xstrdup(actor);
-        b->note = baton_pathway__xstr(note);
+        b->actor = baton_pathway__ostr(m, actor);
+        b->note = baton_pathway__ostr(m, note);
         e->body_case = BATON__V1__ENVELOPE__BODY_TASK_COMMENTED;
         e->task_commented = b;
     }
@@ -191,11 +191,11 @@ static void decline(baton_mctx_t *m, Baton__V1__TaskState *t, const baton_stage_
     baton_pathway__setstr(&t->status, BATON_TASK_READY);
     Baton__V1__Envelope *e =
         baton_pathway__env(m, BATON_TOPIC_LIFECYCLE, "task.declined", t->stage);
-    Baton__V1__TaskDeclined *d = baton_xmalloc(sizeof(*d));
+    Baton__V1__TaskDeclined *d = baton_pathway__oalloc(m, sizeof(*d));
     baton__v1__task_declined__init(d);
     d->task = baton_pathway__taskref(m, t);
-    d->actor = baton_xstrdup(actor);
-    d->note = baton_pathway__xstr(note);
+    d->actor = baton_pathway__ostr(m, actor);
+    d->note = baton_pathway__ostr(m, note);
     e->body_case = BATON__V1__ENVELOPE__BODY_TASK_DECLINED;
     e->task_declined = d;
 

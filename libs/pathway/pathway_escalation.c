@@ -32,17 +32,17 @@ void baton_pathway__schedule(baton_mctx_t *m, Baton__V1__TaskState *t, const cha
     t->timers[t->n_timers++] = p;
 
     Baton__V1__Envelope *e = baton_pathway__env(m, BATON_TOPIC_TIMERS, "timer.schedule", t->stage);
-    Baton__V1__TimerSchedule *ts = baton_xmalloc(sizeof(*ts));
+    Baton__V1__TimerSchedule *ts = baton_pathway__oalloc(m, sizeof(*ts));
     baton__v1__timer_schedule__init(ts);
-    ts->timer_id = baton_xstrdup(id);
+    ts->timer_id = baton_pathway__ostr(m, id);
     ts->due_at_ms = due;
-    Baton__V1__TimerFired *f = baton_xmalloc(sizeof(*f));
+    Baton__V1__TimerFired *f = baton_pathway__oalloc(m, sizeof(*f));
     baton__v1__timer_fired__init(f);
-    f->timer_id = baton_xstrdup(id);
+    f->timer_id = baton_pathway__ostr(m, id);
     f->due_at_ms = due;
-    f->instance_id = baton_xstrdup(m->st->instance_id);
-    f->task_id = baton_xstrdup(t->task_id);
-    f->purpose = baton_xstrdup(purpose);
+    f->instance_id = baton_pathway__ostr(m, m->st->instance_id);
+    f->task_id = baton_pathway__ostr(m, t->task_id);
+    f->purpose = baton_pathway__ostr(m, purpose);
     f->step = step;
     f->repeat = repeat;
     ts->fire = f;
@@ -53,9 +53,9 @@ void baton_pathway__schedule(baton_mctx_t *m, Baton__V1__TaskState *t, const cha
 static void emit_cancel(baton_mctx_t *m, const Baton__V1__TaskState *t, const char *id)
 {
     Baton__V1__Envelope *e = baton_pathway__env(m, BATON_TOPIC_TIMERS, "timer.cancel", t->stage);
-    Baton__V1__TimerCancel *c = baton_xmalloc(sizeof(*c));
+    Baton__V1__TimerCancel *c = baton_pathway__oalloc(m, sizeof(*c));
     baton__v1__timer_cancel__init(c);
-    c->timer_id = baton_xstrdup(id);
+    c->timer_id = baton_pathway__ostr(m, id);
     e->body_case = BATON__V1__ENVELOPE__BODY_TIMER_CANCEL;
     e->timer_cancel = c;
 }
@@ -130,14 +130,14 @@ static void fire_step(baton_mctx_t *m, Baton__V1__TaskState *t, const baton_stag
     }
     Baton__V1__Envelope *e =
         baton_pathway__env(m, BATON_TOPIC_LIFECYCLE, "task.escalated", t->stage);
-    Baton__V1__TaskEscalated *x = baton_xmalloc(sizeof(*x));
+    Baton__V1__TaskEscalated *x = baton_pathway__oalloc(m, sizeof(*x));
     baton__v1__task_escalated__init(x);
     x->task = baton_pathway__taskref(m, t);
     x->level = t->escalation_level;
     x->step = (int32_t)k;
-    x->step_action = baton_xstrdup(st->reassign ? "reassign" : "notify");
-    x->target_role = baton_xstrdup(st->target.role);
-    x->target_person = baton_xstrdup(person);
+    x->step_action = baton_pathway__ostr(m, st->reassign ? "reassign" : "notify");
+    x->target_role = baton_pathway__ostr(m, st->target.role);
+    x->target_person = baton_pathway__ostr(m, person);
     x->repeat = repeat;
     e->body_case = BATON__V1__ENVELOPE__BODY_TASK_ESCALATED;
     e->task_escalated = x;
@@ -157,10 +157,10 @@ static void deadline_missed(baton_mctx_t *m, const Baton__V1__TaskState *t, cons
 {
     Baton__V1__Envelope *e =
         baton_pathway__env(m, BATON_TOPIC_LIFECYCLE, "task.deadline_missed", t->stage);
-    Baton__V1__TaskDeadlineMissed *d = baton_xmalloc(sizeof(*d));
+    Baton__V1__TaskDeadlineMissed *d = baton_pathway__oalloc(m, sizeof(*d));
     baton__v1__task_deadline_missed__init(d);
     d->task = baton_pathway__taskref(m, t);
-    d->deadline = baton_xstrdup(deadline);
+    d->deadline = baton_pathway__ostr(m, deadline);
     d->due_at_ms = due;
     e->body_case = BATON__V1__ENVELOPE__BODY_TASK_DEADLINE_MISSED;
     e->task_deadline_missed = d;

@@ -46,6 +46,13 @@ typedef struct {
     size_t errlen;
 } baton_mctx_t;
 
+/* allocations for outputs (pathway_arena.c): from the output list's arena when it has one,
+ * else malloc (what baton_outputs_free frees). Everything an output points to is allocated so;
+ * nothing that goes into a state ever is. */
+void *baton_pathway__oalloc(baton_mctx_t *m, size_t n);
+char *baton_pathway__ostr(baton_mctx_t *m, const char *s); /* copy; NULL → "" */
+char *baton_pathway__ofmt(baton_mctx_t *m, const char *fmt, ...) BATON_PRINTF(2, 3);
+
 /* outputs (pathway_out.c) */
 Baton__V1__Envelope *baton_pathway__env(baton_mctx_t *m, const char *topic, const char *type,
                                         const char *stage);

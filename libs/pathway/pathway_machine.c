@@ -71,32 +71,32 @@ static void emit_instance(baton_mctx_t *m, const char *type)
     Baton__V1__InstanceState *s = m->st;
     Baton__V1__Envelope *e = baton_pathway__env(m, BATON_TOPIC_LIFECYCLE, type, NULL);
     if (strcmp(type, "instance.started") == 0) {
-        Baton__V1__InstanceStarted *b = baton_xmalloc(sizeof(*b));
+        Baton__V1__InstanceStarted *b = baton_pathway__oalloc(m, sizeof(*b));
         baton__v1__instance_started__init(b);
-        b->instance_id = baton_xstrdup(s->instance_id);
-        b->pathway = baton_xstrdup(s->pathway);
+        b->instance_id = baton_pathway__ostr(m, s->instance_id);
+        b->pathway = baton_pathway__ostr(m, s->pathway);
         b->pathway_version = s->pathway_version;
-        b->patient = baton_pathway__xstr(s->patient);
-        b->encounter = baton_pathway__xstr(s->encounter);
-        b->trigger_event_id = baton_pathway__xstr(s->trigger_event_id);
+        b->patient = baton_pathway__ostr(m, s->patient);
+        b->encounter = baton_pathway__ostr(m, s->encounter);
+        b->trigger_event_id = baton_pathway__ostr(m, s->trigger_event_id);
         e->body_case = BATON__V1__ENVELOPE__BODY_INSTANCE_STARTED;
         e->instance_started = b;
     } else if (strcmp(type, "instance.completed") == 0) {
-        Baton__V1__InstanceCompleted *b = baton_xmalloc(sizeof(*b));
+        Baton__V1__InstanceCompleted *b = baton_pathway__oalloc(m, sizeof(*b));
         baton__v1__instance_completed__init(b);
-        b->instance_id = baton_xstrdup(s->instance_id);
-        b->pathway = baton_xstrdup(s->pathway);
+        b->instance_id = baton_pathway__ostr(m, s->instance_id);
+        b->pathway = baton_pathway__ostr(m, s->pathway);
         b->pathway_version = s->pathway_version;
         e->body_case = BATON__V1__ENVELOPE__BODY_INSTANCE_COMPLETED;
         e->instance_completed = b;
     } else {
-        Baton__V1__InstanceCancelled *b = baton_xmalloc(sizeof(*b));
+        Baton__V1__InstanceCancelled *b = baton_pathway__oalloc(m, sizeof(*b));
         baton__v1__instance_cancelled__init(b);
-        b->instance_id = baton_xstrdup(s->instance_id);
-        b->pathway = baton_xstrdup(s->pathway);
+        b->instance_id = baton_pathway__ostr(m, s->instance_id);
+        b->pathway = baton_pathway__ostr(m, s->pathway);
         b->pathway_version = s->pathway_version;
-        b->cancel_event_id = baton_pathway__xstr(s->cancel_event_id);
-        b->reason = baton_xasprintf("cancel_on: %s", m->in->clinical->event_type);
+        b->cancel_event_id = baton_pathway__ostr(m, s->cancel_event_id);
+        b->reason = baton_pathway__ofmt(m, "cancel_on: %s", m->in->clinical->event_type);
         e->body_case = BATON__V1__ENVELOPE__BODY_INSTANCE_CANCELLED;
         e->instance_cancelled = b;
     }
@@ -117,14 +117,14 @@ static void activate(baton_mctx_t *m, Baton__V1__TaskState *t, const baton_stage
 
     Baton__V1__Envelope *e =
         baton_pathway__env(m, BATON_TOPIC_LIFECYCLE, "task.assigned", t->stage);
-    Baton__V1__TaskAssigned *a = baton_xmalloc(sizeof(*a));
+    Baton__V1__TaskAssigned *a = baton_pathway__oalloc(m, sizeof(*a));
     baton__v1__task_assigned__init(a);
     a->task = baton_pathway__taskref(m, t);
-    a->person = baton_xstrdup(person);
-    a->reason = baton_xstrdup("activation");
+    a->person = baton_pathway__ostr(m, person);
+    a->reason = baton_pathway__ostr(m, "activation");
     a->ack_due_at_ms = t->ack_due_at_ms;
     a->complete_due_at_ms = t->complete_due_at_ms;
-    a->resolved_by = baton_xstrdup(why);
+    a->resolved_by = baton_pathway__ostr(m, why);
     e->body_case = BATON__V1__ENVELOPE__BODY_TASK_ASSIGNED;
     e->task_assigned = a;
     if (person[0])
@@ -151,10 +151,11 @@ static void skip(baton_mctx_t *m, Baton__V1__TaskState *t, const baton_stage_def
     baton_pathway__setstr(&t->status_reason, b.data);
     t->closed_at_ms = m->now;
     Baton__V1__Envelope *e = baton_pathway__env(m, BATON_TOPIC_LIFECYCLE, "task.skipped", t->stage);
-    Baton__V1__TaskSkipped *s = baton_xmalloc(sizeof(*s));
+    Baton__V1__TaskSkipped *s = baton_pathway__oalloc(m, sizeof(*s));
     baton__v1__task_skipped__init(s);
     s->task = baton_pathway__taskref(m, t);
-    s->reason = baton_buf_steal(&b);
+    s->reason = baton_pathway__ostr(m, b.data);
+    baton_buf_free(&b);
     e->body_case = BATON__V1__ENVELOPE__BODY_TASK_SKIPPED;
     e->task_skipped = s;
 }
@@ -202,12 +203,12 @@ void baton_pathway__complete_task(baton_mctx_t *m, Baton__V1__TaskState *t, cons
     t->closed_at_ms = m->now;
     Baton__V1__Envelope *e =
         baton_pathway__env(m, BATON_TOPIC_LIFECYCLE, "task.completed", t->stage);
-    Baton__V1__TaskCompleted *c = baton_xmalloc(sizeof(*c));
+    Baton__V1__TaskCompleted *c = baton_pathway__oalloc(m, sizeof(*c));
     baton__v1__task_completed__init(c);
     c->task = baton_pathway__taskref(m, t);
-    c->actor = baton_pathway__xstr(actor);
+    c->actor = baton_pathway__ostr(m, actor);
     c->override = override;
-    c->by_event_id = baton_pathway__xstr(by_event);
+    c->by_event_id = baton_pathway__ostr(m, by_event);
     e->body_case = BATON__V1__ENVELOPE__BODY_TASK_COMPLETED;
     e->task_completed = c;
     baton_pathway__task_closed(m, t);
@@ -227,10 +228,10 @@ static void cancel_instance(baton_mctx_t *m)
         t->closed_at_ms = m->now;
         Baton__V1__Envelope *e =
             baton_pathway__env(m, BATON_TOPIC_LIFECYCLE, "task.cancelled", t->stage);
-        Baton__V1__TaskCancelled *c = baton_xmalloc(sizeof(*c));
+        Baton__V1__TaskCancelled *c = baton_pathway__oalloc(m, sizeof(*c));
         baton__v1__task_cancelled__init(c);
         c->task = baton_pathway__taskref(m, t);
-        c->reason = baton_xstrdup(reason);
+        c->reason = baton_pathway__ostr(m, reason);
         e->body_case = BATON__V1__ENVELOPE__BODY_TASK_CANCELLED;
         e->task_cancelled = c;
         baton_pathway__task_closed(m, t);
@@ -460,11 +461,11 @@ static int step_clinical(const baton_pathway_set_t *set, work_t *w, baton_pathwa
             m->st = active;
             Baton__V1__Envelope *e =
                 baton_pathway__env(m, BATON_TOPIC_LIFECYCLE, "trigger.ignored", NULL);
-            Baton__V1__TriggerIgnored *ti = baton_xmalloc(sizeof(*ti));
+            Baton__V1__TriggerIgnored *ti = baton_pathway__oalloc(m, sizeof(*ti));
             baton__v1__trigger_ignored__init(ti);
-            ti->pathway = baton_xstrdup(defs[k]->id);
-            ti->instance_id = baton_xstrdup(active->instance_id);
-            ti->event_id = baton_xstrdup(m->in->id);
+            ti->pathway = baton_pathway__ostr(m, defs[k]->id);
+            ti->instance_id = baton_pathway__ostr(m, active->instance_id);
+            ti->event_id = baton_pathway__ostr(m, m->in->id);
             e->body_case = BATON__V1__ENVELOPE__BODY_TRIGGER_IGNORED;
             e->trigger_ignored = ti;
         } else {
@@ -549,6 +550,7 @@ static int run(const baton_pathway_set_t *set, work_t *w, baton_pathway_group_t 
                baton_outputs_t *out, char *err, size_t errlen)
 {
     baton_outputs_t tmp = BATON_OUTPUTS_INIT;
+    tmp.arena = out->arena; /* the outputs are built where they will stay */
     baton_mctx_t m = {NULL, NULL, in, resolver, baton_pathway_input_time(in), &tmp, 0, err, errlen};
     int rc = in->body_case == BATON__V1__ENVELOPE__BODY_CLINICAL ? step_clinical(set, w, g, &m)
                                                                  : step_targeted(set, w, g, &m);

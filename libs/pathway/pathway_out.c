@@ -22,7 +22,7 @@ void baton_outputs_free(baton_outputs_t *o)
 {
     if (!o)
         return;
-    for (size_t i = 0; i < o->n; i++) {
+    for (size_t i = 0; !o->arena && i < o->n; i++) {
         protobuf_c_message_free_unpacked(&o->items[i].env->base, NULL);
         free(o->items[i].purpose);
     }
@@ -44,7 +44,7 @@ Baton__V1__Envelope *baton_pathway__env(baton_mctx_t *m, const char *topic, cons
     size_t plen[3], blen = 2;
     for (int i = 0; i < 3; i++)
         blen += plen[i] = strlen(parts[i]);
-    char *purpose = baton_xmalloc(blen + 24);
+    char *purpose = baton_pathway__oalloc(m, blen + 24);
     char *w = purpose;
     for (int i = 0; i < 3; i++) {
         if (i)
@@ -67,21 +67,21 @@ Baton__V1__Envelope *baton_pathway__env(baton_mctx_t *m, const char *topic, cons
     memcpy(w, d, (size_t)(digits + sizeof digits - d));
     w[digits + sizeof digits - d] = '\0';
 
-    Baton__V1__Envelope *e = baton_xmalloc(sizeof(*e));
+    Baton__V1__Envelope *e = baton_pathway__oalloc(m, sizeof(*e));
     baton__v1__envelope__init(e);
     char id[BATON_ID_LEN];
     baton_derived_id(m->in->id, purpose, id);
-    e->id = baton_xstrdup(id);
-    e->type = baton_xstrdup(type);
-    e->tenant = baton_pathway__xstr(st ? st->tenant : m->in->tenant);
-    e->facility = baton_pathway__xstr(st ? st->facility : m->in->facility);
-    e->unit = baton_pathway__xstr(st ? st->unit : m->in->unit);
-    e->correlation_key = baton_pathway__xstr(st ? st->correlation_key : m->in->correlation_key);
+    e->id = baton_pathway__ostr(m, id);
+    e->type = baton_pathway__ostr(m, type);
+    e->tenant = baton_pathway__ostr(m, st ? st->tenant : m->in->tenant);
+    e->facility = baton_pathway__ostr(m, st ? st->facility : m->in->facility);
+    e->unit = baton_pathway__ostr(m, st ? st->unit : m->in->unit);
+    e->correlation_key = baton_pathway__ostr(m, st ? st->correlation_key : m->in->correlation_key);
     e->occurred_at_ms = m->now;
     e->recorded_at_ms = m->now;
-    e->causation_id = baton_pathway__xstr(m->in->id);
-    e->producer = baton_xstrdup("router");
-    e->traceparent = baton_pathway__xstr(m->in->traceparent);
+    e->causation_id = baton_pathway__ostr(m, m->in->id);
+    e->producer = baton_pathway__ostr(m, "router");
+    e->traceparent = baton_pathway__ostr(m, m->in->traceparent);
     e->schema_version = 1;
 
     baton_outputs_t *o = m->out;
@@ -95,16 +95,16 @@ Baton__V1__Envelope *baton_pathway__env(baton_mctx_t *m, const char *topic, cons
 
 Baton__V1__TaskRef *baton_pathway__taskref(baton_mctx_t *m, const Baton__V1__TaskState *t)
 {
-    Baton__V1__TaskRef *r = baton_xmalloc(sizeof(*r));
+    Baton__V1__TaskRef *r = baton_pathway__oalloc(m, sizeof(*r));
     baton__v1__task_ref__init(r);
-    r->task_id = baton_pathway__xstr(t->task_id);
-    r->instance_id = baton_pathway__xstr(m->st->instance_id);
-    r->pathway = baton_pathway__xstr(m->st->pathway);
+    r->task_id = baton_pathway__ostr(m, t->task_id);
+    r->instance_id = baton_pathway__ostr(m, m->st->instance_id);
+    r->pathway = baton_pathway__ostr(m, m->st->pathway);
     r->pathway_version = m->st->pathway_version;
-    r->stage = baton_pathway__xstr(t->stage);
-    r->role = baton_pathway__xstr(t->role);
-    r->status = baton_pathway__xstr(t->status);
-    r->owner = baton_pathway__xstr(t->owner);
+    r->stage = baton_pathway__ostr(m, t->stage);
+    r->role = baton_pathway__ostr(m, t->role);
+    r->status = baton_pathway__ostr(m, t->status);
+    r->owner = baton_pathway__ostr(m, t->owner);
     r->escalation_level = t->escalation_level;
     return r;
 }
@@ -116,20 +116,20 @@ void baton_pathway__notify(baton_mctx_t *m, const Baton__V1__TaskState *t, const
         return;
     Baton__V1__Envelope *e =
         baton_pathway__env(m, BATON_TOPIC_NOTIFY, "notification.requested", t->stage);
-    Baton__V1__NotificationRequest *n = baton_xmalloc(sizeof(*n));
+    Baton__V1__NotificationRequest *n = baton_pathway__oalloc(m, sizeof(*n));
     baton__v1__notification_request__init(n);
-    n->notification_id = baton_xstrdup(e->id);
-    n->person = baton_xstrdup(person);
-    n->kind = baton_xstrdup(kind);
-    n->task_id = baton_pathway__xstr(t->task_id);
-    n->instance_id = baton_pathway__xstr(m->st->instance_id);
-    n->pathway = baton_pathway__xstr(m->st->pathway);
-    n->stage = baton_pathway__xstr(t->stage);
+    n->notification_id = baton_pathway__ostr(m, e->id);
+    n->person = baton_pathway__ostr(m, person);
+    n->kind = baton_pathway__ostr(m, kind);
+    n->task_id = baton_pathway__ostr(m, t->task_id);
+    n->instance_id = baton_pathway__ostr(m, m->st->instance_id);
+    n->pathway = baton_pathway__ostr(m, m->st->pathway);
+    n->stage = baton_pathway__ostr(m, t->stage);
     n->level = t->escalation_level;
     n->urgent = urgent;
     int si = baton_pathway_stage_index(m->def, t->stage);
-    n->stage_title = baton_pathway__xstr(si >= 0 ? m->def->stages[si].title : t->stage);
-    n->pathway_title = baton_pathway__xstr(m->def->title);
+    n->stage_title = baton_pathway__ostr(m, si >= 0 ? m->def->stages[si].title : t->stage);
+    n->pathway_title = baton_pathway__ostr(m, m->def->title);
     n->created_at_ms = m->now;
     e->body_case = BATON__V1__ENVELOPE__BODY_NOTIFICATION_REQUEST;
     e->notification_request = n;
@@ -139,12 +139,12 @@ void baton_pathway__coverage_gap(baton_mctx_t *m, const Baton__V1__TaskState *t,
                                  const char *scope)
 {
     Baton__V1__Envelope *e = baton_pathway__env(m, BATON_TOPIC_LIFECYCLE, "coverage.gap", t->stage);
-    Baton__V1__CoverageGap *g = baton_xmalloc(sizeof(*g));
+    Baton__V1__CoverageGap *g = baton_pathway__oalloc(m, sizeof(*g));
     baton__v1__coverage_gap__init(g);
-    g->instance_id = baton_pathway__xstr(m->st->instance_id);
-    g->task_id = baton_pathway__xstr(t->task_id);
-    g->role = baton_pathway__xstr(role);
-    g->scope = baton_pathway__xstr(scope);
+    g->instance_id = baton_pathway__ostr(m, m->st->instance_id);
+    g->task_id = baton_pathway__ostr(m, t->task_id);
+    g->role = baton_pathway__ostr(m, role);
+    g->scope = baton_pathway__ostr(m, scope);
     g->at_ms = m->now;
     e->body_case = BATON__V1__ENVELOPE__BODY_COVERAGE_GAP;
     e->coverage_gap = g;
@@ -155,13 +155,13 @@ void baton_pathway__reassigned(baton_mctx_t *m, const Baton__V1__TaskState *t, c
 {
     Baton__V1__Envelope *e =
         baton_pathway__env(m, BATON_TOPIC_LIFECYCLE, "task.reassigned", t->stage);
-    Baton__V1__TaskReassigned *r = baton_xmalloc(sizeof(*r));
+    Baton__V1__TaskReassigned *r = baton_pathway__oalloc(m, sizeof(*r));
     baton__v1__task_reassigned__init(r);
     r->task = baton_pathway__taskref(m, t);
-    r->from_person = baton_pathway__xstr(from);
-    r->to_person = baton_pathway__xstr(t->owner);
-    r->actor = baton_pathway__xstr(actor);
-    r->reason = baton_xstrdup(reason);
+    r->from_person = baton_pathway__ostr(m, from);
+    r->to_person = baton_pathway__ostr(m, t->owner);
+    r->actor = baton_pathway__ostr(m, actor);
+    r->reason = baton_pathway__ostr(m, reason);
     e->body_case = BATON__V1__ENVELOPE__BODY_TASK_REASSIGNED;
     e->task_reassigned = r;
 }

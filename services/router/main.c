@@ -33,8 +33,9 @@ static const baton_config_opt_t opts[] = {
     {"roster_snapshot", "BATON_ROUTER_ROSTER_SNAPSHOT", BATON_CFG_BOOL, "true", 0, 0,
      "read each roster index once per batch (false: one Redis round trip per resolution)",
      &cfg.roster_snapshot},
-    {"pipeline", "BATON_ROUTER_PIPELINE", BATON_CFG_BOOL, "false", 0, 0,
-     "compute the next batch while the previous one is produced (false: strictly one at a time)",
+    {"pipeline", "BATON_ROUTER_PIPELINE", BATON_CFG_BOOL, "true", 0, 0,
+     "compute the next batch while the previous one is produced and written (false: strictly "
+     "one at a time)",
      &cfg.pipeline},
     {0}};
 
@@ -67,7 +68,8 @@ static baton_pathway_set_t *load_pathways(void)
 static int open_clients(router_t *r)
 {
     char err[512];
-    if (!(r->redis = baton_redis_new(cfg.redis_url, NULL, err, sizeof err))) {
+    if (!(r->redis = baton_redis_new(cfg.redis_url, NULL, err, sizeof err)) ||
+        !(r->wredis = baton_redis_new(cfg.redis_url, NULL, err, sizeof err))) {
         LOG_FATAL("redis: %s", err);
         return 1;
     }
@@ -76,6 +78,11 @@ static int open_clients(router_t *r)
         LOG_FATAL("%s", err);
         return 1;
     }
+    /* the output topics' metadata now, not with the first batch (a second or so) */
+    static const char *const outs[] = {BATON_TOPIC_LIFECYCLE, BATON_TOPIC_NOTIFY,
+                                       BATON_TOPIC_TIMERS, BATON_TOPIC_DLQ};
+    if (baton_kafka_producer_warm(r->producer, outs, 4, 3000, err, sizeof err) != 0)
+        LOG_WARN("output topics not known yet: %s", err);
     baton_kafka_conf_set_rebalance_cb(kc, router_on_rebalance, r);
     if (!(r->consumer = baton_kafka_consumer_new(kc, cfg.group_id, err, sizeof err))) {
         LOG_FATAL("%s", err);
@@ -133,7 +140,9 @@ static void shut_down(router_t *r)
     baton_kafka_producer_free(r->producer, 10000);
     router_roster_free(&r->roster);
     router_cache_free(&r->cache);
+    router_arenas_free(r);
     baton_redis_free(r->redis);
+    baton_redis_free(r->wredis);
     baton_pathway_set_free(r->set);
     for (size_t i = 0; i < r->nparts; i++)
         free(r->parts[i].topic);

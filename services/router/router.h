@@ -15,7 +15,10 @@
  * A crash anywhere replays: output ids are derived from the input ids, instances drop inputs
  * they already applied, and the applied offsets skip what was written.
  *
- * Everything runs on the main thread (one Redis connection, one consumer, one producer). */
+ * Two threads (router_pipeline.c): the main one polls and computes (1-2) with its own Redis
+ * connection; the finishing thread produces, writes (its own Redis connection) and commits
+ * (3-5) batch N while the main thread computes batch N+1 over the states N left in the cache.
+ * One batch at a time is in flight, and each goes through 3-5 in order. */
 #ifndef BATON_ROUTER_H
 #define BATON_ROUTER_H
 
@@ -42,7 +45,7 @@ typedef struct {
     long long produce_timeout_ms;
     long long closed_ttl_ms; /* 0: closed instances are kept forever */
     bool roster_snapshot;    /* false: one baton_roster_resolve round trip per query */
-    bool pipeline;           /* compute batch N+1 while batch N is produced */
+    bool pipeline;           /* compute batch N+1 while batch N is produced and written */
 } router_cfg_t;
 
 /* ---------------------------------------------------------------- string map */
@@ -59,6 +62,8 @@ void router_map_free(router_map_t *m); /* frees the keys, not the values */
 void *router_map_get(const router_map_t *m, const char *key);
 /* Insert or replace; returns the previous value (or NULL). */
 void *router_map_put(router_map_t *m, const char *key, void *val);
+/* router_map_put of a key the map takes over (malloc'd; freed at once when already there). */
+void *router_map_put_owned(router_map_t *m, char *key, void *val);
 
 /* Make room for element n (0-based) of an array that grows one element at a time: capacity is
  * the next power of two (at least 16), so appends cost amortized O(1) and few reallocs (each
@@ -233,13 +238,18 @@ typedef struct {
     int64_t last_health_ms;
     router_cache_t cache; /* see router_cache_t */
     uint64_t gen;         /* batches started */
-    /* the pipeline: batch N is produced on a thread of its own while N+1 is computed */
-    struct router_batch *inflight;
+    /* the pipeline: batch N is produced, written and committed on the finishing thread (with
+     * its own Redis connection, wredis) while N+1 is computed */
+    baton_redis_t *wredis;
+    baton_pathway_arena_t *arenas[3]; /* spare batch arenas (at most 2 batches are alive) */
+    size_t narenas;
+    struct router_batch *inflight; /* handed over, not reaped yet (computing thread's) */
     pthread_t pth;
     pthread_mutex_t pmu;
     pthread_cond_t pcv;
     struct router_batch *pjob;
     bool pdone, pquit, pstarted;
+    bool pabandon; /* the partitions are lost: do not write the job once produced */
     int prc;
 } router_t;
 
@@ -247,19 +257,27 @@ typedef struct {
 void router_on_rebalance(baton_kafka_consumer_t *c, baton_kafka_rebalance_t ev,
                          baton_kafka_partition_t *parts, size_t n, void *opaque);
 
-/* The pipeline (router_batch.c). router_pipeline_start/stop run the producing thread.
+/* The pipeline (router_pipeline.c). router_pipeline_start/stop run the finishing thread.
  * router_process_batch takes a polled batch (msgs: the caller's array, released by the
  * pipeline when the batch ends; the caller must not reuse it until router_finish_inflight),
- * computes it while the previous batch is still being produced, then finishes that one
- * (acks → state written → offsets committed) and hands this one to the producing thread.
- * Redis and Kafka failures are retried with backoff while baton_svc_running. Returns 0, or
- * BATON_ECONFLICT when ownership was lost (r->fatal set), or the error a shutdown interrupted
- * (nothing of the interrupted batch committed: its inputs replay). */
+ * computes it while the previous batch is still being produced and written, waits for that
+ * one (acks → state written → offsets committed, on the finishing thread) and hands this one
+ * over (without cfg->pipeline it then waits for it too). Redis and Kafka failures are retried
+ * with backoff while baton_svc_running. Returns 0, or BATON_ECONFLICT when ownership was lost
+ * (r->fatal set), or the error a shutdown interrupted (nothing of the interrupted batch
+ * committed: its inputs replay). */
 int router_pipeline_start(router_t *r);
 void router_pipeline_stop(router_t *r);
 int router_process_batch(router_t *r, baton_kafka_message_t *msgs, size_t n);
-/* Finish the batch being produced, if any (on an idle poll, a rebalance, a shutdown). */
+/* Wait for the batch in flight, if any, and take in its result (on an idle poll, a
+ * rebalance, a shutdown). 0 or its error (BATON_ECONFLICT: r->fatal set). */
 int router_finish_inflight(router_t *r);
+/* Wait for the batch in flight without writing it unless it is written already (partitions
+ * lost: another router may own them now; the batch replays there). */
+void router_abandon_inflight(router_t *r);
+
+/* Free the spare batch arenas (at shutdown, after router_pipeline_stop). */
+void router_arenas_free(router_t *r);
 
 /* Readiness: Redis answers, Kafka brokers are up. Cheap enough for every loop turn (PINGs at
  * most once a second). */

@@ -1,6 +1,6 @@
-/* router_batch.c — one batch from poll to commit, in the order DESIGN.md demands (outputs
- * acknowledged → state written → offsets committed), the partitions this router owns and
- * their applied offsets, and readiness. */
+/* router_batch.c — the phases of one batch from poll to commit, in the order DESIGN.md demands
+ * (outputs acknowledged → state written → offsets committed), the partitions this router owns
+ * and their applied offsets, and readiness. Which thread runs which phase: router_pipeline.c. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -12,11 +12,9 @@
 #define BACKOFF_MAX_MS 5000
 #define COMMIT_TIMEOUT_MS 5000
 
-static void abandon_inflight(router_t *r);
-
 /* ---------------------------------------------------------------- partitions */
 
-static router_part_t *part_find(router_t *r, const char *topic, int32_t partition)
+router_part_t *router_part_find(router_t *r, const char *topic, int32_t partition)
 {
     for (size_t i = 0; i < r->nparts; i++)
         if (r->parts[i].partition == partition && strcmp(r->parts[i].topic, topic) == 0)
@@ -26,7 +24,7 @@ static router_part_t *part_find(router_t *r, const char *topic, int32_t partitio
 
 static router_part_t *part_add(router_t *r, const char *topic, int32_t partition)
 {
-    router_part_t *p = part_find(r, topic, partition);
+    router_part_t *p = router_part_find(r, topic, partition);
     if (p)
         return p;
     r->parts = baton_xrealloc(r->parts, (r->nparts + 1) * sizeof(*r->parts));
@@ -37,7 +35,7 @@ static router_part_t *part_add(router_t *r, const char *topic, int32_t partition
 
 static void part_remove(router_t *r, const char *topic, int32_t partition)
 {
-    router_part_t *p = part_find(r, topic, partition);
+    router_part_t *p = router_part_find(r, topic, partition);
     if (!p)
         return;
     free(p->topic);
@@ -76,7 +74,7 @@ void router_on_rebalance(baton_kafka_consumer_t *c, baton_kafka_rebalance_t ev,
      * own them, and the batch is dropped unwritten (it replays there). Forget cached state
      * another router may change. */
     if (ev == BATON_KAFKA_LOST)
-        abandon_inflight(r);
+        router_abandon_inflight(r);
     router_finish_inflight(r);
     router_cache_evict(&r->cache, UINT64_MAX);
     if (ev != BATON_KAFKA_ASSIGNED) {
@@ -91,7 +89,7 @@ void router_on_rebalance(baton_kafka_consumer_t *c, baton_kafka_rebalance_t ev,
     }
     int rc = parts_load(r, err, sizeof err);
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        router_part_t *p = part_find(r, parts[i].topic, parts[i].partition);
+        router_part_t *p = router_part_find(r, parts[i].topic, parts[i].partition);
         if (p->applied >= 0)
             parts[i].offset = p->applied + 1;
         baton_buf_t f = BATON_BUF_INIT;
@@ -128,18 +126,51 @@ static void log_retry(const char *phase, const char *err)
 
 /* ---------------------------------------------------------------- phases */
 
-static void prepare(router_batch_t *b)
+/* A batch's arena: a spare one (its chunks reused) or a new one. */
+static baton_pathway_arena_t *arena_get(router_t *r)
 {
+    return r->narenas ? r->arenas[--r->narenas] : baton_pathway_arena_new();
+}
+
+static void arena_put(router_t *r, baton_pathway_arena_t *a)
+{
+    if (!a)
+        return;
+    baton_pathway_arena_reset(a);
+    if (r->narenas < sizeof r->arenas / sizeof r->arenas[0])
+        r->arenas[r->narenas++] = a;
+    else
+        baton_pathway_arena_free(a);
+}
+
+void router_arenas_free(router_t *r)
+{
+    while (r->narenas)
+        baton_pathway_arena_free(r->arenas[--r->narenas]);
+}
+
+static Baton__V1__Envelope *unpack(baton_pathway_arena_t *a, const void *data, size_t len,
+                                   char *err, size_t errlen)
+{
+    ProtobufCAllocator al = baton_pathway_arena_allocator(a);
+    Baton__V1__Envelope *env = baton__v1__envelope__unpack(&al, len, data);
+    if (!env) /* as baton_kafka_envelope_unpack says it */
+        baton_seterr(err, errlen, "not a baton.v1.Envelope (%zu bytes)", len);
+    return env;
+}
+
+void router_phase_prepare(router_batch_t *b)
+{
+    b->arena = b->outs.arena = arena_get(b->r);
     b->in = baton_xcalloc(b->n ? b->n : 1, sizeof(*b->in));
     for (size_t i = 0; i < b->n; i++) {
         router_input_t *in = &b->in[i];
         baton_kafka_message_t *m = &b->msgs[i];
         in->msg = m;
-        in->part = part_find(b->r, m->topic, m->partition);
+        in->part = router_part_find(b->r, m->topic, m->partition);
         if (!in->part) /* not expected: poll drops messages of revoked partitions */
             in->part = part_add(b->r, m->topic, m->partition);
-        in->env =
-            baton_kafka_envelope_unpack(m->value, m->value_len, in->reason, sizeof in->reason);
+        in->env = unpack(b->arena, m->value, m->value_len, in->reason, sizeof in->reason);
         if (in->env)
             router_count_input(&b->r->m, in->env);
         else
@@ -151,14 +182,14 @@ static void mark_replays(router_batch_t *b)
 {
     for (size_t i = 0; i < b->n; i++) {
         router_input_t *in = &b->in[i];
-        router_part_t *p = part_find(b->r, in->msg->topic, in->msg->partition);
+        router_part_t *p = router_part_find(b->r, in->msg->topic, in->msg->partition);
         in->skip = p && p->applied >= 0 && in->msg->offset <= p->applied;
         if (in->skip)
             baton_counter_inc(b->r->m.replays_skipped);
     }
 }
 
-static int phase_compute(router_batch_t *b)
+int router_phase_compute(router_batch_t *b)
 {
     int wait = BACKOFF_MIN_MS;
     for (;;) {
@@ -184,8 +215,7 @@ static int phase_compute(router_batch_t *b)
     }
 }
 
-/* On the producing thread. */
-static int phase_produce(router_batch_t *b)
+int router_phase_produce(router_batch_t *b)
 {
     size_t n = b->outs.n;
     if (n == 0)
@@ -225,9 +255,11 @@ static int phase_produce(router_batch_t *b)
     return rc;
 }
 
-/* The applied offset each partition reaches with this batch (partitions with work only). */
-static size_t applied_list(router_batch_t *b, router_applied_t *ap)
+/* The applied offset each partition reaches with this batch (partitions with work only), from
+ * what the partitions hold now (the previous batch is done). */
+void router_phase_applied(router_batch_t *b)
 {
+    router_applied_t *ap = b->ap = baton_xcalloc(b->n ? b->n : 1, sizeof(*ap));
     size_t n = 0;
     for (size_t i = 0; i < b->n; i++) {
         router_input_t *in = &b->in[i];
@@ -238,24 +270,24 @@ static size_t applied_list(router_batch_t *b, router_applied_t *ap)
                !(ap[k].partition == in->msg->partition && strcmp(ap[k].topic, in->msg->topic) == 0))
             k++;
         if (k == n) {
-            router_part_t *p = part_find(b->r, in->msg->topic, in->msg->partition);
+            router_part_t *p = router_part_find(b->r, in->msg->topic, in->msg->partition);
             int64_t before = p ? p->applied : -1;
             ap[n++] = (router_applied_t){in->msg->topic, in->msg->partition, before, before};
         }
         if (in->msg->offset > ap[k].after)
             ap[k].after = in->msg->offset;
     }
-    return n;
+    b->nap = n;
 }
 
-static int phase_write(router_batch_t *b)
+/* On the finishing thread, with its own connection; the computing thread takes in the applied
+ * offsets and the active count once the batch is done. */
+int router_phase_write(router_batch_t *b)
 {
-    router_applied_t *ap = baton_xcalloc(b->n ? b->n : 1, sizeof(*ap));
-    size_t nap = applied_list(b, ap);
     int wait = BACKOFF_MIN_MS, rc = 0;
-    long long active = 0;
-    while (nap && (rc = router_store_write(b->r->redis, &b->plan, ap, nap, b->r->cfg->closed_ttl_ms,
-                                           &active, b->err, sizeof b->err)) != 0) {
+    while (b->nap &&
+           (rc = router_store_write(b->r->wredis, &b->plan, b->ap, b->nap, b->r->cfg->closed_ttl_ms,
+                                    &b->active, b->err, sizeof b->err)) != 0) {
         if (rc == BATON_ECONFLICT)
             break;
         baton_counter_inc(b->r->m.retry_write);
@@ -264,19 +296,12 @@ static int phase_write(router_batch_t *b)
         if (!backoff(b->r, &wait))
             break;
     }
-    if (rc == 0 && nap) {
-        for (size_t i = 0; i < nap; i++) {
-            router_part_t *p = part_find(b->r, ap[i].topic, ap[i].partition);
-            if (p)
-                p->applied = ap[i].after;
-        }
-        baton_gauge_set(b->r->m.instances_active, (double)active);
-    }
-    free(ap);
+    if (rc == 0 && b->nap)
+        baton_gauge_set(b->r->m.instances_active, (double)b->active);
     return rc;
 }
 
-static void phase_commit(router_batch_t *b)
+void router_phase_commit(router_batch_t *b)
 {
     baton_kafka_partition_t *offs = baton_xcalloc(b->n ? b->n : 1, sizeof(*offs));
     size_t n = 0;
@@ -291,16 +316,17 @@ static void phase_commit(router_batch_t *b)
         else if (m->offset + 1 > offs[k].offset)
             offs[k].offset = m->offset + 1;
     }
-    int rc = baton_kafka_consumer_commit(b->r->consumer, offs, n, COMMIT_TIMEOUT_MS, b->err,
-                                         sizeof b->err);
+    char err[256];
+    int rc =
+        baton_kafka_consumer_commit(b->r->consumer, offs, n, COMMIT_TIMEOUT_MS, err, sizeof err);
     if (rc) { /* harmless: the applied offsets in Redis make the replay skip these */
         baton_counter_inc(b->r->m.commit_failures);
-        LOG_WARN("offset commit failed: %s", b->err);
+        LOG_WARN("offset commit failed: %s", err);
     }
     free(offs);
 }
 
-static void observe(router_batch_t *b)
+void router_phase_observe(router_batch_t *b)
 {
     int64_t now = baton_now_ms();
     for (size_t i = 0; i < b->n; i++)
@@ -324,152 +350,24 @@ static void observe(router_batch_t *b)
     }
 }
 
-static void batch_free(router_batch_t *b)
+void router_batch_release(router_batch_t *b)
 {
-    for (size_t i = 0; i < b->n; i++)
-        baton_kafka_envelope_free(b->in[i].env);
-    free(b->in);
-    baton_outputs_free(&b->outs);
+    free(b->in); /* the envelopes are in the arena */
+    b->in = NULL;
+    baton_outputs_free(&b->outs); /* the list: the outputs are in the arena too */
+    arena_put(b->r, b->arena);
+    b->arena = b->outs.arena = NULL;
     router_plan_free(&b->plan);
     baton_kafka_messages_release(b->msgs, b->n);
+    b->msgs = NULL;
+    b->n = 0;
+}
+
+void router_batch_free(router_batch_t *b)
+{
+    router_batch_release(b);
+    free(b->ap);
     free(b);
-}
-
-/* ---------------------------------------------------------------- the pipeline */
-
-static void *producing_thread(void *arg)
-{
-    router_t *r = arg;
-    pthread_mutex_lock(&r->pmu);
-    for (;;) {
-        while (!r->pjob && !r->pquit)
-            pthread_cond_wait(&r->pcv, &r->pmu);
-        if (r->pquit)
-            break;
-        router_batch_t *b = r->pjob;
-        pthread_mutex_unlock(&r->pmu);
-        int64_t t = baton_mono_ns();
-        int rc = phase_produce(b);
-        b->produce_ns = baton_mono_ns() - t;
-        pthread_mutex_lock(&r->pmu);
-        r->pjob = NULL;
-        r->prc = rc;
-        r->pdone = true;
-        pthread_cond_broadcast(&r->pcv);
-    }
-    pthread_mutex_unlock(&r->pmu);
-    return NULL;
-}
-
-int router_pipeline_start(router_t *r)
-{
-    pthread_mutex_init(&r->pmu, NULL);
-    pthread_cond_init(&r->pcv, NULL);
-    if (pthread_create(&r->pth, NULL, producing_thread, r) != 0)
-        return BATON_EIO;
-    r->pstarted = true;
-    return 0;
-}
-
-void router_pipeline_stop(router_t *r)
-{
-    if (!r->pstarted)
-        return;
-    router_finish_inflight(r);
-    pthread_mutex_lock(&r->pmu);
-    r->pquit = true;
-    pthread_cond_broadcast(&r->pcv);
-    pthread_mutex_unlock(&r->pmu);
-    pthread_join(r->pth, NULL);
-    pthread_cond_destroy(&r->pcv);
-    pthread_mutex_destroy(&r->pmu);
-    r->pstarted = false;
-}
-
-int router_finish_inflight(router_t *r)
-{
-    router_batch_t *b = r->inflight;
-    if (!b)
-        return 0;
-    r->inflight = NULL;
-    pthread_mutex_lock(&r->pmu);
-    while (!r->pdone)
-        pthread_cond_wait(&r->pcv, &r->pmu);
-    int rc = r->prc;
-    pthread_mutex_unlock(&r->pmu);
-    int64_t t = baton_mono_ns();
-    if (rc == 0)
-        rc = phase_write(b);
-    b->write_ns = baton_mono_ns() - t;
-    if (rc == 0) {
-        phase_commit(b);
-        router_cache_evict(&r->cache, b->gen);
-        observe(b);
-    } else {
-        /* not written: what the cache holds of it (and of later batches) is not in Redis */
-        router_cache_evict(&r->cache, UINT64_MAX);
-        if (rc == BATON_ECONFLICT) {
-            baton_counter_inc(r->m.fenced);
-            LOG_ERROR("another router owns a partition of this batch (%s): stopping", b->err);
-            r->fatal = true;
-        }
-    }
-    batch_free(b);
-    return rc;
-}
-
-/* Wait for the producing thread, then drop the batch unwritten and uncommitted. */
-static void abandon_inflight(router_t *r)
-{
-    router_batch_t *b = r->inflight;
-    if (!b)
-        return;
-    r->inflight = NULL;
-    pthread_mutex_lock(&r->pmu);
-    while (!r->pdone)
-        pthread_cond_wait(&r->pcv, &r->pmu);
-    pthread_mutex_unlock(&r->pmu);
-    LOG_WARN("partitions lost: batch of %zu input(s) dropped unwritten (it replays)", b->n);
-    router_cache_evict(&r->cache, UINT64_MAX);
-    batch_free(b);
-}
-
-static void start_produce(router_t *r, router_batch_t *b)
-{
-    pthread_mutex_lock(&r->pmu);
-    r->pjob = b;
-    r->pdone = false;
-    pthread_cond_broadcast(&r->pcv);
-    pthread_mutex_unlock(&r->pmu);
-    r->inflight = b;
-}
-
-int router_process_batch(router_t *r, baton_kafka_message_t *msgs, size_t n)
-{
-    router_batch_t *b = baton_xcalloc(1, sizeof(*b));
-    b->t0 = baton_mono_ns();
-    b->r = r;
-    b->msgs = msgs;
-    b->n = n;
-    b->gen = ++r->gen;
-    prepare(b);
-    int rc = phase_compute(b);
-    b->compute_ns = baton_mono_ns() - b->t0;
-    if (rc == 0) {
-        router_store_plan(&r->cache, &b->plan);
-        rc = router_finish_inflight(r); /* the previous batch: acks → state → commit */
-    }
-    if (rc != 0) {
-        /* interrupted (shutdown, lost ownership): this batch is not produced; its inputs
-         * replay. The cache holds its changes: forget them. */
-        router_cache_evict(&r->cache, UINT64_MAX);
-        batch_free(b);
-        return rc;
-    }
-    start_produce(r, b);
-    if (!r->cfg->pipeline) /* one batch at a time: produce, write, commit, then poll again */
-        return router_finish_inflight(r);
-    return 0;
 }
 
 /* ---------------------------------------------------------------- readiness */

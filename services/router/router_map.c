@@ -1,5 +1,5 @@
 /* router_map.c — a small open-addressing string map for the batch caches (FNV-1a, linear
- * probing, grown at half full; no deletion: caches live for one batch). */
+ * probing, grown at half full; no deletion: caches are rebuilt when evicted). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,19 +60,32 @@ static void grow(router_map_t *m)
     *m = g;
 }
 
-void *router_map_put(router_map_t *m, const char *key, void *val)
+/* Insert or replace; `owned` (optional) is a copy of key the map may keep (freed otherwise). */
+static void *put(router_map_t *m, const char *key, char *owned, void *val)
 {
     if ((m->n + 1) * 2 > m->cap)
         grow(m);
     size_t i = slot(m, key);
     void *old = m->vals[i];
     if (!m->keys[i]) {
-        m->keys[i] = baton_xstrdup(key);
+        m->keys[i] = owned ? owned : baton_xstrdup(key);
         m->n++;
         old = NULL;
+    } else {
+        free(owned);
     }
     m->vals[i] = val;
     return old;
+}
+
+void *router_map_put(router_map_t *m, const char *key, void *val)
+{
+    return put(m, key, NULL, val);
+}
+
+void *router_map_put_owned(router_map_t *m, char *key, void *val)
+{
+    return put(m, key, key, val);
 }
 
 void *router_grow(void *p, size_t n, size_t size)

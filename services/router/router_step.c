@@ -10,23 +10,41 @@
 
 /* ---------------------------------------------------------------- dead letters */
 
-static char *printable(const void *p, size_t len)
+/* The outputs live in the batch's arena (b->outs.arena). */
+static char *astr(router_batch_t *b, const char *s)
+{
+    return baton_pathway_arena_strdup(b->outs.arena, s);
+}
+
+static void *aalloc(router_batch_t *b, size_t n)
+{
+    return baton_pathway_arena_alloc(b->outs.arena, n);
+}
+
+/* The key as a string when it is printable, else "". */
+static char *printable(router_batch_t *b, const void *p, size_t len)
 {
     const unsigned char *s = p;
     for (size_t i = 0; s && i < len; i++)
         if (s[i] < 0x20 || s[i] > 0x7e)
-            return baton_xstrdup("");
-    return s ? baton_xstrndup(p, len) : baton_xstrdup("");
+            return astr(b, "");
+    if (!s)
+        return astr(b, "");
+    char *out = aalloc(b, len + 1);
+    if (len)
+        memcpy(out, p, len);
+    out[len] = '\0';
+    return out;
 }
 
 static void push_output(baton_outputs_t *o, const char *topic, Baton__V1__Envelope *e,
-                        const char *purpose)
+                        char *purpose)
 {
     if (o->n == o->cap) {
         o->cap = o->cap ? o->cap * 2 : 64;
         o->items = baton_xrealloc(o->items, o->cap * sizeof(*o->items));
     }
-    o->items[o->n++] = (baton_output_t){topic, e, baton_xstrdup(purpose)};
+    o->items[o->n++] = (baton_output_t){topic, e, purpose};
 }
 
 void router_dead_letter(router_batch_t *b, router_input_t *in, const char *reason)
@@ -40,31 +58,31 @@ void router_dead_letter(router_batch_t *b, router_input_t *in, const char *reaso
                                          (long long)m->offset);
     baton_derived_id(parent, "dead_letter", id);
     free(parent);
-    Baton__V1__Envelope *e = baton_xmalloc(sizeof(*e));
+    Baton__V1__Envelope *e = aalloc(b, sizeof(*e));
     baton__v1__envelope__init(e);
-    e->id = baton_xstrdup(id);
-    e->type = baton_xstrdup("dead_letter");
-    e->tenant = baton_xstrdup(src && src->tenant ? src->tenant : "");
-    e->correlation_key = printable(m->key, m->key_len);
+    e->id = astr(b, id);
+    e->type = astr(b, "dead_letter");
+    e->tenant = astr(b, src && src->tenant ? src->tenant : "");
+    e->correlation_key = printable(b, m->key, m->key_len);
     int64_t t = src ? baton_pathway_input_time(src) : m->timestamp_ms;
     e->occurred_at_ms = e->recorded_at_ms = t > 0 ? t : 0;
-    e->causation_id = baton_xstrdup(src && src->id ? src->id : "");
-    e->producer = baton_xstrdup("router");
+    e->causation_id = astr(b, src && src->id ? src->id : "");
+    e->producer = astr(b, "router");
     e->schema_version = 1;
-    Baton__V1__DeadLetter *d = baton_xmalloc(sizeof(*d));
+    Baton__V1__DeadLetter *d = aalloc(b, sizeof(*d));
     baton__v1__dead_letter__init(d);
-    d->original_topic = baton_xstrdup(m->topic);
-    d->original_key = baton_xstrdup(e->correlation_key);
-    d->original_event_id = baton_xstrdup(src && src->id ? src->id : "");
-    d->reason = baton_xstrdup(reason);
+    d->original_topic = astr(b, m->topic);
+    d->original_key = astr(b, e->correlation_key);
+    d->original_event_id = astr(b, src && src->id ? src->id : "");
+    d->reason = astr(b, reason);
     d->attempts = 1;
     d->payload.len = m->value_len;
-    d->payload.data = baton_xmalloc(m->value_len ? m->value_len : 1);
+    d->payload.data = aalloc(b, m->value_len ? m->value_len : 1);
     if (m->value_len)
         memcpy(d->payload.data, m->value, m->value_len);
     e->body_case = BATON__V1__ENVELOPE__BODY_DEAD_LETTER;
     e->dead_letter = d;
-    push_output(&b->outs, BATON_TOPIC_DLQ, e, "dead_letter");
+    push_output(&b->outs, BATON_TOPIC_DLQ, e, astr(b, "dead_letter"));
     baton_counter_inc(b->r->m.dead_letters);
     baton_buf_t f = BATON_BUF_INIT;
     baton_log_kv(&f, "topic", m->topic);

@@ -52,7 +52,8 @@ void router_cache_free(router_cache_t *c)
     router_map_free(&c->task);
 }
 
-/* Rebuild m with the entries whose gen (read by genof) is newer than written. */
+/* Rebuild m with the entries whose gen (read by genof) is newer than written (their keys
+ * move over, not copied). */
 static void evict_map(router_map_t *m, uint64_t written, uint64_t (*genof)(void *),
                       void (*fr)(void *))
 {
@@ -61,10 +62,12 @@ static void evict_map(router_map_t *m, uint64_t written, uint64_t (*genof)(void 
     for (size_t i = 0; i < m->cap; i++) {
         if (!m->keys[i])
             continue;
-        if (written != UINT64_MAX && genof(m->vals[i]) > written)
-            router_map_put(&keep, m->keys[i], m->vals[i]);
-        else
+        if (written != UINT64_MAX && genof(m->vals[i]) > written) {
+            router_map_put_owned(&keep, m->keys[i], m->vals[i]);
+            m->keys[i] = NULL;
+        } else {
             fr(m->vals[i]);
+        }
     }
     router_map_free(m);
     *m = keep;
@@ -208,10 +211,12 @@ int router_store_load(baton_redis_t *r, router_cache_t *c, uint64_t gen, char **
                 if (x->element[j]->type == REDIS_REPLY_STRING)
                     l->ids[l->n++] = baton_xstrndup(x->element[j]->str, x->element[j]->len);
             router_map_put(&c->corr, q[i] + 1, l);
-        } else {
-            char *iid =
+        } else { /* what the rest of the router files under a task id: a router_taskref_t */
+            router_taskref_t *tr = baton_xcalloc(1, sizeof(*tr));
+            tr->instance_id =
                 x->type == REDIS_REPLY_STRING ? baton_xstrndup(x->str, x->len) : baton_xstrdup("");
-            router_map_put(&c->task, q[i] + 1, iid);
+            tr->gen = gen;
+            router_map_put(&c->task, q[i] + 1, tr);
         }
     }
     baton_redis_replies_free(rep, nrep);

@@ -526,4 +526,26 @@ TEST(router_unknown_pathway_version_to_dlq)
     rt_free(&t);
 }
 
+/* A staff action that names only its task: the instance is found through baton:task:<id>,
+ * read from Redis (one batch at a time: the batch that started it is written and evicted from
+ * the cache by then). */
+TEST(router_staff_action_by_task_id_only)
+{
+    rt_t t;
+    rt_init(&t, PATHWAYS);
+    default_roster(&t);
+    t.extra_env[0] = "BATON_ROUTER_PIPELINE=false";
+    rt_router_start(&t);
+    rt_clinical(&t, "ev-1", "order.discharge", T0, "E12", "patient_class=inpatient", NULL);
+    wait_for(&t, BATON_TOPIC_LIFECYCLE, "task.assigned", 2);
+    const Baton__V1__TaskRef *med = assigned(&t, "med_rec", 0);
+    rt_staff(&t, "ev-2", T0 + MIN, "E12", "", med->task_id, ACK, "ph1", "pharmacist");
+    wait_for(&t, BATON_TOPIC_LIFECYCLE, "task.acknowledged", 1);
+    const Baton__V1__Envelope *a = rt_find(&t, BATON_TOPIC_LIFECYCLE, "task.acknowledged", NULL, 0);
+    ASSERT_EQ_STR(a->task_acknowledged->task->instance_id, med->instance_id);
+    rt_staff(&t, "ev-3", T0 + 2 * MIN, "E12", "", med->task_id, COMPLETE, "ph1", "pharmacist");
+    wait_for(&t, BATON_TOPIC_LIFECYCLE, "task.completed", 1);
+    rt_free(&t); /* asserts a clean exit */
+}
+
 TEST_MAIN()

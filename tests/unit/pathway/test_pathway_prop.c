@@ -117,12 +117,16 @@ static Baton__V1__Envelope *random_input(pw_world_t *w, uint64_t *rng, int64_t *
     return pw_clinical(id, "adt.cancel_discharge", *now, w->st[inst]->encounter, NULL);
 }
 
-/* Run one seeded sequence; returns a digest of every state and output, in order. */
-static void run(uint64_t seed, int steps, int inplace, char digest[65], int *completed,
+/* Run one seeded sequence; returns a digest of every state and output, in order. mode 0:
+ * baton_pathway_step, 1: in place, 2: in place with the outputs in an arena (the router's way:
+ * reset once the outputs are used, here after every step). */
+static void run(uint64_t seed, int steps, int mode, char digest[65], int *completed,
                 int *escalations)
 {
     pw_world_t w;
     pw_world_init(&w, FIXTURES "/machine/flow.yaml");
+    baton_pathway_arena_t *arena = mode == 2 ? baton_pathway_arena_new() : NULL;
+    w.out.arena = arena;
     pw_roster_add(&w.roster, "evs", "4W", "ev1");
     uint64_t rng = seed;
     int64_t now = T0;
@@ -139,7 +143,7 @@ static void run(uint64_t seed, int steps, int inplace, char digest[65], int *com
         for (size_t k = 0; k < nprev; k++)
             prev[k] = baton_pathway_state_dup(w.st[k]);
         Baton__V1__Envelope *in = random_input(&w, &rng, &now, i);
-        ASSERT_EQ_INT(inplace ? pw_step_inplace(&w, in) : pw_step(&w, in), 0);
+        ASSERT_EQ_INT(mode ? pw_step_inplace(&w, in) : pw_step(&w, in), 0);
         check_invariants(&w, prev, nprev);
         for (size_t k = 0; k < nprev; k++)
             baton_pathway_state_free(prev[k]);
@@ -160,10 +164,15 @@ static void run(uint64_t seed, int steps, int inplace, char digest[65], int *com
             baton_buf_append(&trace, buf, len);
             free(buf);
         }
+        if (arena) { /* the outputs are done with: their memory is reused by the next step */
+            baton_outputs_free(&w.out);
+            baton_pathway_arena_reset(arena);
+        }
     }
     baton_sha256_hex(trace.data, trace.len, digest);
     baton_buf_free(&trace);
     pw_world_free(&w);
+    baton_pathway_arena_free(arena);
 }
 
 TEST(pathway_property_random_sequences)
@@ -171,15 +180,43 @@ TEST(pathway_property_random_sequences)
     static const uint64_t seeds[] = {0x9e3779b97f4a7c15ULL, 42, 0xdeadbeefULL, 7};
     int completed = 0, escalations = 0;
     for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
-        char d1[65], d2[65], d3[65];
+        char d1[65], d2[65], d3[65], d4[65];
         run(seeds[i], 800, 0, d1, &completed, &escalations);
         run(seeds[i], 800, 0, d2, &completed, &escalations);
         ASSERT_EQ_STR(d1, d2);
         /* in place (the router's way): the same states and outputs, byte for byte */
         run(seeds[i], 800, 1, d3, &completed, &escalations);
         ASSERT_EQ_STR(d1, d3);
+        /* ... and with the outputs built in an arena */
+        run(seeds[i], 800, 2, d4, &completed, &escalations);
+        ASSERT_EQ_STR(d1, d4);
     }
     /* the sequences did exercise the interesting paths */
     ASSERT_TRUE(completed > 0);
     ASSERT_TRUE(escalations > 0);
+}
+
+/* The arena: aligned, nothing overlaps (small ones, big ones, strings), reset reuses. */
+TEST(pathway_arena_allocations)
+{
+    baton_pathway_arena_t *a = baton_pathway_arena_new();
+    for (int round = 0; round < 3; round++) {
+        unsigned char *p[400];
+        size_t len[400];
+        for (int i = 0; i < 400; i++) {
+            len[i] = i % 50 == 7 ? 100000 + (size_t)i : (size_t)(i * 37 % 300);
+            p[i] = baton_pathway_arena_alloc(a, len[i]);
+            ASSERT_TRUE(((uintptr_t)p[i] & 15) == 0);
+            memset(p[i], i & 0xff, len[i]);
+        }
+        for (int i = 0; i < 400; i++)
+            for (size_t k = 0; k < len[i]; k++)
+                if (p[i][k] != (unsigned char)(i & 0xff))
+                    TEST_FAIL("allocation %d overwritten at %zu", i, k);
+        ASSERT_EQ_STR(baton_pathway_arena_strdup(a, "ab"), "ab");
+        ASSERT_EQ_STR(baton_pathway_arena_strdup(a, NULL), "");
+        baton_pathway_arena_reset(a);
+    }
+    baton_pathway_arena_free(a);
+    baton_pathway_arena_free(NULL);
 }

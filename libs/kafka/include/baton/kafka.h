@@ -137,6 +137,12 @@ int baton_kafka_produce_envelope(baton_kafka_producer_t *p, const char *topic,
 int baton_kafka_produce_envelopes(baton_kafka_producer_t *p, const baton_kafka_envelope_out_t *outs,
                                   size_t n, int timeout_ms, char *err, size_t errlen);
 
+/* Learn the partitions of topics now (a metadata request each, up to timeout_ms in all), so
+ * that the first produce to them does not wait for their metadata. Optional (a produce learns
+ * them anyway). 0, or the error of the first request that failed (err says which). */
+int baton_kafka_producer_warm(baton_kafka_producer_t *p, const char *const *topics, size_t n,
+                              int timeout_ms, char *err, size_t errlen);
+
 /* Serve delivery reports, logs, errors and statistics for up to timeout_ms. Call it from the
  * service loop (every ~100 ms) so health stays fresh while nothing is produced. Returns the
  * number of events served. */

@@ -173,20 +173,38 @@ typedef struct {
 
 typedef struct {
     const char *topic;        /* one of BATON_TOPIC_* (static) */
-    Baton__V1__Envelope *env; /* owned by the list; key it by env->correlation_key */
-    char *purpose;            /* owned: what env->id was derived with (for debugging) */
+    Baton__V1__Envelope *env; /* the list's (or its arena's); key by env->correlation_key */
+    char *purpose;            /* idem: what env->id was derived with (for debugging) */
 } baton_output_t;
+
+/* A bump allocator: what is allocated from it is freed all at once (reset keeps the memory for
+ * the next use). Outputs built into an arena cost no malloc / free per field; the router builds
+ * a batch's outputs (and unpacks its inputs) into one. Not thread-safe. */
+typedef struct baton_pathway_arena baton_pathway_arena_t;
+baton_pathway_arena_t *baton_pathway_arena_new(void);
+void baton_pathway_arena_free(baton_pathway_arena_t *a); /* NULL: no-op */
+/* Forget everything allocated (its memory is reused by later allocations). */
+void baton_pathway_arena_reset(baton_pathway_arena_t *a);
+void *baton_pathway_arena_alloc(baton_pathway_arena_t *a, size_t n);       /* 16-byte aligned */
+char *baton_pathway_arena_strdup(baton_pathway_arena_t *a, const char *s); /* NULL → "" */
+/* A protobuf-c allocator over the arena (unpack into it; its free does nothing). */
+ProtobufCAllocator baton_pathway_arena_allocator(baton_pathway_arena_t *a);
 
 typedef struct {
     baton_output_t *items;
     size_t n, cap;
+    /* optional (NULL: malloc): the arena every envelope of the list (with all it points to and
+     * its purpose) is allocated from; the list then never frees them one by one, the arena's
+     * owner resets it once the outputs are no longer needed */
+    baton_pathway_arena_t *arena;
 } baton_outputs_t;
 
 #define BATON_OUTPUTS_INIT                                                                         \
     {                                                                                              \
-        NULL, 0, 0                                                                                 \
+        NULL, 0, 0, NULL                                                                           \
     }
-void baton_outputs_free(baton_outputs_t *o); /* frees every envelope; leaves o empty */
+/* Frees every envelope (unless they are in o->arena); leaves o empty (its arena kept). */
+void baton_outputs_free(baton_outputs_t *o);
 
 /* ---------------------------------------------------------------- the state machine */
 
