@@ -82,6 +82,13 @@ int baton_pathway__escalate_on_decline(baton_mctx_t *m, Baton__V1__TaskState *t,
 /* core (pathway_machine.c) */
 int baton_pathway__resolve(baton_mctx_t *m, const Baton__V1__TaskState *t, const char *role,
                            baton_scope_t scope, char *person, size_t cap, char *why, size_t whycap);
+/* pathway_machine.c, for pathway_step.c: start a new instance of m->def for m->in under the
+ * correlation key (emits instance.started and activates the first stages); whether s is one of
+ * the n strings of list. */
+void baton_pathway__new_instance(baton_mctx_t *m, const char *key);
+int baton_pathway__in_list(char **list, size_t n, const char *s);
+/* Apply m->in, a clinical event, to the instance m->st: complete_on, cancel_on, attributes. */
+void baton_pathway__clinical(baton_mctx_t *m);
 void baton_pathway__task_closed(baton_mctx_t *m, Baton__V1__TaskState *t);
 int baton_pathway__task_open(const Baton__V1__TaskState *t);
 int baton_pathway__task_acknowledged(const Baton__V1__TaskState *t);
