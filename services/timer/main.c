@@ -62,6 +62,14 @@ static int open_clients(timer_svc_t *t)
     /* a timer due in a second must not sit in a fetch for half of it (librdkafka: 500) */
     if (!baton_kafka_conf_get(kc, "fetch.wait.max.ms"))
         baton_kafka_conf_set(kc, "fetch.wait.max.ms", "50");
+    /* Catching up on a backlog: librdkafka 2.0 stops fetching once its queue holds
+     * queued.min.messages (100000) and looks again only when its broker thread wakes (up to
+     * ~1 s later), so a queue smaller than ~1 s of consumption runs dry and the timer idles.
+     * Bound the queue by size instead: 128 MiB (~500k schedules). */
+    if (!baton_kafka_conf_get(kc, "queued.min.messages"))
+        baton_kafka_conf_set(kc, "queued.min.messages", "1000000");
+    if (!baton_kafka_conf_get(kc, "queued.max.messages.kbytes"))
+        baton_kafka_conf_set(kc, "queued.max.messages.kbytes", "131072");
     t->consumer = baton_kafka_consumer_new(kc, t->cfg->group_id, err, sizeof err);
     const char *topics[] = {BATON_TOPIC_TIMERS};
     if (!t->consumer || baton_kafka_consumer_subscribe(t->consumer, topics, 1, err, sizeof err)) {
@@ -126,7 +134,7 @@ static void close_clients(timer_svc_t *t)
     baton_kafka_producer_free(t->producer, 5000);
     baton_redis_free(t->redis);
     timer_parts_free(t);
-    free(t->msgs);
+    timer_consume_free(t);
 }
 
 int main(int argc, char **argv)

@@ -1,7 +1,8 @@
 /* timer.h — baton-timer's insides, one header for the service (see README.md for the design).
  *
  *   timer_store.c    the Redis side: keys per Kafka partition, writing a consumed batch
- *                    (MULTI/EXEC per partition), taking due timers and compare-and-delete
+ *                    (MULTI/EXEC per partition, pipelined), taking due timers and
+ *                    compare-and-delete
  *   timer_consume.c  baton.timers.v1 → decoded, de-duplicated batch → store → commit
  *   timer_fire.c     due timers of every owned partition, merged in due order → TimerFired on
  *                    baton.inbound.v1 (acks awaited) → compare-and-delete
@@ -66,6 +67,7 @@ typedef struct {
     int64_t fire_retry_at;       /* after a failed fire round: mono ms of the next try */
     int64_t next_ping_ms;        /* idle Redis health check (mono ms) */
     baton_kafka_message_t *msgs; /* the poll buffer, consume_batch entries */
+    struct timer_batch *batch;   /* timer_consume's buffers, kept from poll to poll */
 } timer_svc_t;
 
 /* ---- timer_parts.c ---- */
@@ -88,19 +90,40 @@ void timer_parts_free(timer_svc_t *t);
 /* One decoded command of a consumed batch, after de-duplication (last one per id wins). */
 typedef struct {
     int32_t partition;
-    const char *timer_id; /* borrowed from the decoded envelope */
     bool cancel;
+    const char *timer_id; /* borrowed from the decoded envelope */
+    size_t id_len;
+    uint64_t id_hash;  /* of timer_id: the de-duplication sorts on it */
     int64_t due_at_ms; /* schedule only */
     uint8_t *fire;     /* schedule only: packed fire envelope (owned by the batch) */
     size_t fire_len;
 } timer_cmd_t;
 
+/* The MULTI blocks sent and not read back yet: partition and number of replies of each. */
+typedef struct {
+    int32_t partition;
+    size_t nreplies;
+} timer_store_block_t;
+
+typedef struct {
+    timer_store_block_t *blocks;
+    size_t nblocks, cap;
+} timer_store_pipe_t;
+
 /* Loads the Lua scripts (SCRIPT LOAD; EVALSHA reloads them after a Redis restart). */
 int timer_store_init(timer_svc_t *t);
-/* Write cmds (sorted by partition) in one pipeline: per partition MULTI, HSET fire, ZADD
- * due, HDEL + ZREM cancels, ZCARD, EXEC. Updates next_due and the pending gauges.
+/* Queue cmds[0..n) (sorted by partition, at most one per timer id) in the pipeline, per
+ * partition MULTI, HSET fire, ZADD due, HDEL + ZREM cancels, ZCARD, EXEC, and write them to
+ * Redis without waiting for the replies (Redis works on them while the caller decodes the
+ * next chunk). Several sends may precede one timer_store_finish; Redis applies them in order.
+ * 0 or BATON_EUNAVAIL (call timer_store_finish anyway: it clears the pipeline). */
+int timer_store_send(timer_svc_t *t, const timer_cmd_t *cmds, size_t n, timer_store_pipe_t *pp);
+/* Read and check the replies of everything sent into pp; updates the pending gauges.
  * 0, BATON_EUNAVAIL or BATON_EIO (nothing can be assumed written). */
-int timer_store_apply(timer_svc_t *t, const timer_cmd_t *cmds, size_t n);
+int timer_store_finish(timer_svc_t *t, timer_store_pipe_t *pp);
+/* After a successful finish: lower the partitions' next_due to the stored schedules'. */
+void timer_store_stored(timer_svc_t *t, const timer_cmd_t *cmds, size_t n);
+void timer_store_pipe_free(timer_store_pipe_t *pp);
 
 /* A due timer taken from Redis (strings owned by the take's reply). */
 typedef struct {
@@ -131,6 +154,8 @@ int timer_store_count(timer_svc_t *t, int32_t p);
  * (0 on a quiet poll), or BATON_EIO when the consumer is broken / Redis stayed down beyond
  * redis_retry_ms (the service should exit and be restarted: the batch was not committed). */
 int timer_consume(timer_svc_t *t, int timeout_ms);
+/* Frees timer_consume's buffers (t->msgs included). */
+void timer_consume_free(timer_svc_t *t);
 
 /* ---- timer_fire.c ---- */
 

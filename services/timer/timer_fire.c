@@ -64,7 +64,8 @@ static int cmp_due(const void *a, const void *b)
  * times set. Entries that cannot fire (orphans, undecodable bodies) get env NULL. */
 typedef struct {
     Baton__V1__Envelope *env;
-    char *orig_id, *orig_timer_id; /* restored before free (the unpacker owns those) */
+    /* restored before free: the unpacker owns those */
+    char *orig_id, *orig_timer_id, *orig_type, *orig_producer;
     char id[BATON_ID_LEN];
 } fire_t;
 
@@ -87,6 +88,14 @@ static void build(timer_svc_t *t, const timer_due_t *d, fire_t *f, int64_t fired
     Baton__V1__TimerFired *tf = env->timer_fired;
     f->orig_id = env->id;
     f->orig_timer_id = tf->timer_id;
+    f->orig_type = env->type;
+    f->orig_producer = env->producer;
+    if (!*env->type) /* a body stored without the constant fields: set them here */
+        env->type = "timer.fired";
+    if (!*env->producer)
+        env->producer = "timer";
+    if (!env->schema_version)
+        env->schema_version = 1;
     env->id = f->id;
     tf->timer_id = (char *)d->timer_id;
     tf->due_at_ms = d->due_at_ms;
@@ -104,6 +113,8 @@ static void fires_free(fire_t *f, size_t n)
             continue;
         f[i].env->id = f[i].orig_id;
         f[i].env->timer_fired->timer_id = f[i].orig_timer_id;
+        f[i].env->type = f[i].orig_type;
+        f[i].env->producer = f[i].orig_producer;
         baton_kafka_envelope_free(f[i].env);
     }
     free(f);

@@ -97,6 +97,23 @@ static int append(timer_svc_t *t, argv_t *a)
     return rc;
 }
 
+/* Decimal digits of v into out (no terminator); returns the length. snprintf's cost shows
+ * when a batch has tens of thousands of due times. */
+static size_t fmt_i64(char *out, int64_t v)
+{
+    char tmp[24];
+    size_t n = 0, len = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do
+        tmp[n++] = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    if (v < 0)
+        out[len++] = '-';
+    while (n > 0)
+        out[len++] = tmp[--n];
+    return len;
+}
+
 /* Queue MULTI ... EXEC for cmds[0..n) (one partition). nums: 24 bytes per command. */
 static int queue_partition(timer_svc_t *t, const timer_cmd_t *cmds, size_t n, argv_t *a,
                            char (*nums)[24])
@@ -112,14 +129,14 @@ static int queue_partition(timer_svc_t *t, const timer_cmd_t *cmds, size_t n, ar
         arg_str(a, "HSET"), arg_str(a, p->fire_key);
         for (size_t i = 0; i < n; i++)
             if (!cmds[i].cancel)
-                arg_str(a, cmds[i].timer_id), arg(a, cmds[i].fire, cmds[i].fire_len);
+                arg(a, cmds[i].timer_id, cmds[i].id_len), arg(a, cmds[i].fire, cmds[i].fire_len);
         rc = rc ? rc : append(t, a);
         arg_str(a, "ZADD"), arg_str(a, p->due_key);
         for (size_t i = 0; i < n; i++) {
             if (cmds[i].cancel)
                 continue;
-            snprintf(nums[i], sizeof nums[i], "%" PRId64, cmds[i].due_at_ms);
-            arg_str(a, nums[i]), arg_str(a, cmds[i].timer_id);
+            arg(a, nums[i], fmt_i64(nums[i], cmds[i].due_at_ms));
+            arg(a, cmds[i].timer_id, cmds[i].id_len);
         }
         rc = rc ? rc : append(t, a);
     }
@@ -129,7 +146,7 @@ static int queue_partition(timer_svc_t *t, const timer_cmd_t *cmds, size_t n, ar
             arg_str(a, what[k][0]), arg_str(a, what[k][1]);
             for (size_t i = 0; i < n; i++)
                 if (cmds[i].cancel)
-                    arg_str(a, cmds[i].timer_id);
+                    arg(a, cmds[i].timer_id, cmds[i].id_len);
             rc = rc ? rc : append(t, a);
         }
     }
@@ -164,47 +181,82 @@ static int check_block(timer_svc_t *t, int32_t partition, redisReply **reps, siz
     return rc;
 }
 
-int timer_store_apply(timer_svc_t *t, const timer_cmd_t *cmds, size_t n)
+/* Write what the client has buffered to the socket without waiting for the replies (the
+ * connection is blocking: this returns once Redis has taken it all in). A write error is
+ * left for timer_store_finish, whose read then fails and drops the connection. */
+static void flush_out(timer_svc_t *t)
+{
+    redisContext *c = baton_redis_context(t->redis);
+    int done = 0;
+    while (c && !done)
+        if (redisBufferWrite(c, &done) != REDIS_OK)
+            return;
+}
+
+static void block_add(timer_store_pipe_t *pp, int32_t partition, size_t nreplies)
+{
+    if (pp->nblocks == pp->cap) {
+        pp->cap = pp->cap ? 2 * pp->cap : 64;
+        pp->blocks = baton_xrealloc(pp->blocks, pp->cap * sizeof *pp->blocks);
+    }
+    pp->blocks[pp->nblocks++] = (timer_store_block_t){partition, nreplies};
+}
+
+int timer_store_send(timer_svc_t *t, const timer_cmd_t *cmds, size_t n, timer_store_pipe_t *pp)
 {
     if (n == 0)
         return 0;
     argv_t a = {baton_xcalloc(2 * n + 4, sizeof *a.v), baton_xcalloc(2 * n + 4, sizeof *a.len), 0};
     char(*nums)[24] = baton_xcalloc(n, sizeof *nums);
-    size_t *blocklen = baton_xcalloc(n, sizeof *blocklen); /* commands queued per partition */
     int rc = 0;
-    size_t nblocks = 0;
-    for (size_t s = 0, e; s < n && rc == 0; s = e, nblocks++) {
+    for (size_t s = 0, e; s < n && rc == 0; s = e) {
         for (e = s; e < n && cmds[e].partition == cmds[s].partition; e++)
             ;
         size_t before = baton_redis_pending(t->redis);
         rc = queue_partition(t, cmds + s, e - s, &a, nums + s);
-        blocklen[nblocks] = baton_redis_pending(t->redis) - before;
+        if (rc == 0)
+            block_add(pp, cmds[s].partition, baton_redis_pending(t->redis) - before);
     }
-    redisReply **reps = NULL;
-    size_t nreps = 0;
-    if (rc == 0)
-        rc = baton_redis_pipeline_read(t->redis, &reps, &nreps);
-    for (size_t s = 0, e, b = 0, i = 0; rc == 0 && s < n; s = e, i += blocklen[b++]) {
-        for (e = s; e < n && cmds[e].partition == cmds[s].partition; e++)
-            ;
-        if (i + blocklen[b] > nreps || blocklen[b] == 0)
-            rc = BATON_EIO;
-        else
-            rc = check_block(t, cmds[s].partition, reps + i, blocklen[b]);
-    }
-    if (rc == 0) {
-        for (size_t i = 0; i < n; i++) {
-            timer_part_t *p = timer_part(t, cmds[i].partition);
-            if (!cmds[i].cancel && cmds[i].due_at_ms < p->next_due)
-                p->next_due = cmds[i].due_at_ms;
-        }
-    }
-    baton_redis_replies_free(reps, nreps);
-    free(blocklen);
     free(a.v);
     free(a.len);
     free(nums);
+    if (rc == 0)
+        flush_out(t);
     return redis_result(t, rc);
+}
+
+int timer_store_finish(timer_svc_t *t, timer_store_pipe_t *pp)
+{
+    redisReply **reps = NULL;
+    size_t nreps = 0;
+    int rc = baton_redis_pipeline_read(t->redis, &reps, &nreps);
+    size_t i = 0;
+    for (size_t b = 0; rc == 0 && b < pp->nblocks; i += pp->blocks[b++].nreplies) {
+        if (i + pp->blocks[b].nreplies > nreps || pp->blocks[b].nreplies == 0)
+            rc = BATON_EIO;
+        else
+            rc = check_block(t, pp->blocks[b].partition, reps + i, pp->blocks[b].nreplies);
+    }
+    if (rc == 0 && i != nreps)
+        rc = BATON_EIO;
+    baton_redis_replies_free(reps, nreps);
+    pp->nblocks = 0;
+    return redis_result(t, rc);
+}
+
+void timer_store_stored(timer_svc_t *t, const timer_cmd_t *cmds, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        timer_part_t *p = timer_part(t, cmds[i].partition);
+        if (!cmds[i].cancel && cmds[i].due_at_ms < p->next_due)
+            p->next_due = cmds[i].due_at_ms;
+    }
+}
+
+void timer_store_pipe_free(timer_store_pipe_t *pp)
+{
+    free(pp->blocks);
+    *pp = (timer_store_pipe_t){0};
 }
 
 /* ---------------------------------------------------------------- taking and deleting */

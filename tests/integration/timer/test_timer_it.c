@@ -194,6 +194,111 @@ TEST(timer_it_replace)
     tit_env_stop(&e);
 }
 
+/* One produce of schedules and cancels (one record batch: the service polls it at once). */
+typedef struct {
+    const char *id;
+    const char *purpose; /* NULL: a cancel */
+    int64_t due_at_ms;
+} mixed_t;
+
+static void produce_mixed(tit_env_t *e, const mixed_t *m, size_t n, const char *key)
+{
+    Baton__V1__Envelope *envs = baton_xcalloc(n, sizeof *envs);
+    Baton__V1__TimerSchedule *ts = baton_xcalloc(n, sizeof *ts);
+    Baton__V1__TimerCancel *tc = baton_xcalloc(n, sizeof *tc);
+    Baton__V1__TimerFired *tf = baton_xcalloc(n, sizeof *tf);
+    char(*env_ids)[BATON_ID_LEN] = baton_xcalloc(n, sizeof *env_ids);
+    baton_kafka_envelope_out_t *outs = baton_xcalloc(n, sizeof *outs);
+    for (size_t i = 0; i < n; i++) {
+        baton__v1__envelope__init(&envs[i]);
+        baton_uuidv7(env_ids[i]);
+        envs[i].id = env_ids[i];
+        envs[i].tenant = "t1";
+        envs[i].correlation_key = (char *)key;
+        envs[i].producer = "router";
+        envs[i].schema_version = 1;
+        if (m[i].purpose) {
+            baton__v1__timer_schedule__init(&ts[i]);
+            baton__v1__timer_fired__init(&tf[i]);
+            tf[i].instance_id = "inst-1";
+            tf[i].purpose = (char *)m[i].purpose;
+            ts[i].timer_id = (char *)m[i].id;
+            ts[i].due_at_ms = m[i].due_at_ms;
+            ts[i].fire = &tf[i];
+            envs[i].type = "timer.schedule";
+            envs[i].body_case = BATON__V1__ENVELOPE__BODY_TIMER_SCHEDULE;
+            envs[i].timer_schedule = &ts[i];
+        } else {
+            baton__v1__timer_cancel__init(&tc[i]);
+            tc[i].timer_id = (char *)m[i].id;
+            envs[i].type = "timer.cancel";
+            envs[i].body_case = BATON__V1__ENVELOPE__BODY_TIMER_CANCEL;
+            envs[i].timer_cancel = &tc[i];
+        }
+        outs[i] = (baton_kafka_envelope_out_t){BATON_TOPIC_TIMERS, &envs[i]};
+    }
+    char err[256] = "";
+    ASSERT_EQ_INT(baton_kafka_produce_envelopes(e->producer, outs, n, 10000, err, sizeof err), 0);
+    free(envs), free(ts), free(tc), free(tf), free(env_ids), free(outs);
+}
+
+/* A backlog polled at once goes to Redis in chunks of 1024 messages: cancels, replacements
+ * and re-schedules of a timer in another chunk (or the same) apply in arrival order. */
+TEST(timer_it_backlog_chunks)
+{
+    tit_env_t e;
+    tit_svc_t s;
+    tit_env_start(&e);
+    enum { IDS = 1748, CMDS = 2150 };
+    static char ids[IDS][32];
+    static mixed_t m[CMDS];
+    static char want[IDS][8]; /* purpose expected to fire, "" = none */
+    int64_t base = baton_now_ms() + 7000;
+    size_t n = 0;
+    for (int i = 0; i < IDS; i++)
+        snprintf(ids[i], sizeof ids[i], "big-%d", i);
+#define PUT(from, to, purpose, plus)                                                               \
+    for (int i = (from); i < (to); i++)                                                            \
+    m[n++] = (mixed_t){ids[i], purpose, base + (plus) + i},                                        \
+    snprintf(want[i], sizeof want[i], "%s", (purpose) ? (const char *)(purpose) : "")
+    PUT(0, 900, "first", 0);    /* messages 0..899: chunk 0 */
+    PUT(0, 200, NULL, 0);       /* 900..1099: cancels in chunk 0 and chunk 1 */
+    PUT(0, 100, "again", 500);  /* 1100..1199: re-scheduled after the cancel (chunk 1) */
+    PUT(900, IDS, "first", 0);  /* 1200..2047 */
+    PUT(50, 100, "third", 700); /* 2048..2097: chunk 2 replaces chunk 1 */
+    PUT(900, 952, NULL, 0);     /* 2098..2149: chunk 2 cancels chunk 1 */
+#undef PUT
+    ASSERT_EQ_INT(n, CMDS);
+    produce_mixed(&e, m, n, "t1/enc-big"); /* one key: one partition, one order */
+    tit_svc_start(&e, &s, "timer", false); /* the whole backlog is there before it starts */
+    int left = 0;
+    for (int i = 0; i < IDS; i++)
+        left += want[i][0] != 0;
+    ASSERT_EQ_INT(left, 50 + 50 + 700 + 796);
+    ASSERT_EQ_INT(tit_wait_pending(&e, left, 15000), 0);
+    memset(&got, 0, sizeof got);
+    tit_collect(&e, &got, left, baton_mono_ms() + 20000);
+    tit_drain(&e, &got, 500);
+    ASSERT_FIRED_COUNT(&got, left);
+    assert_never_early(&got);
+    for (int i = 0; i < IDS; i++) {
+        if (!want[i][0]) {
+            ASSERT_EQ_INT(tit_count(&got, ids[i]), 0);
+            continue;
+        }
+        assert_exactly_once(&got, ids[i]);
+        const tit_fired_t *f = tit_find(&got, ids[i]);
+        ASSERT_EQ_STR(f->purpose, want[i]);
+        int plus = strcmp(want[i], "again") == 0 ? 500 : strcmp(want[i], "third") == 0 ? 700 : 0;
+        ASSERT_EQ_INT(f->due_at_ms, base + plus + i);
+    }
+    ASSERT_EQ_INT(tit_metric(&s, "baton_timer_cancels_total"), 200 + 52);
+    ASSERT_EQ_INT(tit_metric(&s, "baton_timer_schedules_total"), CMDS - 252);
+    ASSERT_EQ_INT(tit_redis_pending(&e), 0);
+    stop_clean(&s);
+    tit_env_stop(&e);
+}
+
 TEST(timer_it_sigkill_restart)
 {
     tit_env_t e;

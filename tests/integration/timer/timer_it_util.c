@@ -176,6 +176,7 @@ static void record(tit_fired_list_t *l, const baton_kafka_message_t *m)
         const Baton__V1__TimerFired *tf = env->timer_fired;
         ASSERT_EQ_STR(env->type, "timer.fired");
         ASSERT_EQ_STR(env->producer, "timer");
+        ASSERT_EQ_INT(env->schema_version, 1);
         baton_strlcpy(f->timer_id, tf->timer_id, sizeof f->timer_id);
         baton_strlcpy(f->id, env->id, sizeof f->id);
         baton_strlcpy(f->causation_id, env->causation_id, sizeof f->causation_id);
