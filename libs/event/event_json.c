@@ -1,6 +1,6 @@
 /* Descriptor-driven protobuf-c → JSON. Hand-written: protobuf-c has no JSON support and no
  * maintained C library maps protobuf-c messages to JSON. */
-#include "baton/event.h"
+#include "event_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -91,7 +91,7 @@ static json_t *value_to_json(const ProtobufCFieldDescriptor *f, const void *p, i
     return NULL;
 }
 
-static size_t value_size(const ProtobufCFieldDescriptor *f)
+size_t baton_event__value_size(const ProtobufCFieldDescriptor *f)
 {
     switch (f->type) {
     case PROTOBUF_C_TYPE_INT64:
@@ -114,8 +114,7 @@ static size_t value_size(const ProtobufCFieldDescriptor *f)
     }
 }
 
-/* A map<K,V> field is a repeated message of a "...Entry" type with fields key and value. */
-static int is_map_entry(const ProtobufCFieldDescriptor *f)
+int baton_event__is_map_entry(const ProtobufCFieldDescriptor *f)
 {
     if (f->type != PROTOBUF_C_TYPE_MESSAGE)
         return 0;
@@ -127,7 +126,7 @@ static int is_map_entry(const ProtobufCFieldDescriptor *f)
 
 static json_t *repeated_to_json(const ProtobufCFieldDescriptor *f, size_t count, const char *arr)
 {
-    if (is_map_entry(f)) {
+    if (baton_event__is_map_entry(f)) {
         json_t *obj = json_object();
         const ProtobufCMessageDescriptor *d = f->descriptor;
         for (size_t i = 0; i < count; i++) {
@@ -142,7 +141,7 @@ static json_t *repeated_to_json(const ProtobufCFieldDescriptor *f, size_t count,
         return obj;
     }
     json_t *a = json_array();
-    size_t sz = value_size(f);
+    size_t sz = baton_event__value_size(f);
     for (size_t i = 0; i < count; i++) {
         json_t *v = value_to_json(f, arr + i * sz, 0);
         json_array_append_new(a, v ? v : json_null());

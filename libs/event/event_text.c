@@ -2,7 +2,7 @@
  * buffer. It is byte for byte what event_json.c's json_t tree gives through json_dumps(
  * JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII) (tests/unit/event checks this on random
  * messages), without a heap node per value: the audit writes one such text per row. */
-#include "baton/event.h"
+#include "event_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -220,39 +220,6 @@ static void put_value(baton_buf_t *b, const ProtobufCFieldDescriptor *f, const v
     }
 }
 
-static size_t value_size(const ProtobufCFieldDescriptor *f)
-{
-    switch (f->type) {
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-        return 8;
-    case PROTOBUF_C_TYPE_DOUBLE:
-        return sizeof(double);
-    case PROTOBUF_C_TYPE_BOOL:
-        return sizeof(protobuf_c_boolean);
-    case PROTOBUF_C_TYPE_STRING:
-    case PROTOBUF_C_TYPE_MESSAGE:
-        return sizeof(void *);
-    case PROTOBUF_C_TYPE_BYTES:
-        return sizeof(ProtobufCBinaryData);
-    default:
-        return 4;
-    }
-}
-
-static int is_map_entry(const ProtobufCFieldDescriptor *f)
-{
-    if (f->type != PROTOBUF_C_TYPE_MESSAGE)
-        return 0;
-    const ProtobufCMessageDescriptor *d = f->descriptor;
-    size_t n = strlen(d->name);
-    return d->n_fields == 2 && n > 5 && strcmp(d->name + n - 5, "Entry") == 0 &&
-           strcmp(d->fields[0].name, "key") == 0 && strcmp(d->fields[1].name, "value") == 0;
-}
-
 typedef struct {
     const char *key;
     size_t idx;
@@ -304,11 +271,11 @@ static void put_map(baton_buf_t *b, const ProtobufCFieldDescriptor *f, size_t co
 static void put_repeated(baton_buf_t *b, const ProtobufCFieldDescriptor *f, size_t count,
                          const char *arr)
 {
-    if (is_map_entry(f)) {
+    if (baton_event__is_map_entry(f)) {
         put_map(b, f, count, arr);
         return;
     }
-    size_t sz = value_size(f);
+    size_t sz = baton_event__value_size(f);
     baton_buf_putc(b, '[');
     for (size_t i = 0; i < count; i++) {
         if (i)
