@@ -356,6 +356,19 @@ TEST(notifier_it_outbox_left_by_a_crash_is_sent_at_start)
     nit_env_stop(&e);
 }
 
+/* Every id gets its DELIVERED receipt, and exactly one webhook and one such receipt each. */
+static void each_delivered_once(nit_env_t *e, char (*ids)[32], int n)
+{
+    memset(&recs, 0, sizeof recs);
+    for (int i = 0; i < n; i++)
+        ASSERT_EQ_INT(nit_wait_receipt(e, &recs, ids[i], DELIVERED, 20000), 0);
+    nit_read(e, &recs, 500);
+    for (int i = 0; i < n; i++) {
+        ASSERT_EQ_INT(hits_for(ids[i]), 1);
+        ASSERT_EQ_INT(nit_count(&recs, ids[i], DELIVERED), 1);
+    }
+}
+
 TEST(notifier_it_two_instances_share_the_queue_exactly_once)
 {
     nit_env_t e;
@@ -375,14 +388,7 @@ TEST(notifier_it_two_instances_share_the_queue_exactly_once)
         r[i] = (nit_req_t){.id = ids[i], .person = "p1", .key = keys[i]};
     }
     nit_request(&e, r, N);
-    memset(&recs, 0, sizeof recs);
-    for (int i = 0; i < N; i++)
-        ASSERT_EQ_INT(nit_wait_receipt(&e, &recs, ids[i], DELIVERED, 20000), 0);
-    nit_read(&e, &recs, 500);
-    for (int i = 0; i < N; i++) {
-        ASSERT_EQ_INT(hits_for(ids[i]), 1);
-        ASSERT_EQ_INT(nit_count(&recs, ids[i], DELIVERED), 1);
-    }
+    each_delivered_once(&e, ids, N);
     const char *series =
         "baton_notifier_deliveries_total{channel=\"webhook\",outcome=\"delivered\"}";
     ASSERT_EQ_INT(nit_metric(&a, series) + nit_metric(&b, series), N);
@@ -411,14 +417,7 @@ TEST(notifier_it_batch_with_repeated_ids_each_delivered_once)
         r[2 * i] = r[2 * i + 1] = (nit_req_t){.id = ids[i], .person = "p1"}; /* one partition */
     }
     nit_request(&e, r, 2 * N);
-    memset(&recs, 0, sizeof recs);
-    for (int i = 0; i < N; i++)
-        ASSERT_EQ_INT(nit_wait_receipt(&e, &recs, ids[i], DELIVERED, 20000), 0);
-    nit_read(&e, &recs, 500);
-    for (int i = 0; i < N; i++) {
-        ASSERT_EQ_INT(hits_for(ids[i]), 1);
-        ASSERT_EQ_INT(nit_count(&recs, ids[i], DELIVERED), 1);
-    }
+    each_delivered_once(&e, ids, N);
     ASSERT_EQ_INT(nit_metric(&s, "baton_notifier_requests_total{result=\"accepted\"}"), N);
     ASSERT_EQ_INT(nit_metric(&s, "baton_notifier_requests_total{result=\"duplicate\"}"), N);
     nit_svc_stop_clean(&s);
