@@ -1,90 +1,81 @@
-/* audit_project_write.c — writing a batch's projection deltas: COPY into temp staging tables
- * (one per projection, ON COMMIT DELETE ROWS), then per table one UPDATE of the keys that exist
- * and one INSERT of the new ones, inside the writer's transaction. */
+/* audit_project_write.c — writing a batch's projection deltas: per table one statement that
+ * unnests the deltas (passed as arrays), UPDATEs the keys that exist and INSERTs the new ones,
+ * inside the writer's transaction. */
 #include "audit_project.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static const char stage_sql[] =
-    "CREATE TEMP TABLE IF NOT EXISTS audit_stage_tasks ("
-    " task_id text, instance_id text, tenant text, facility text, unit text, pathway text,"
-    " pathway_version integer, stage text, role text, owner text, status text,"
-    " status_reason text, resolved_by text, completed_by text, escalation_level integer,"
-    " set_dues boolean, ack_due_at_ms bigint, complete_due_at_ms bigint,"
-    " activated_at_ms bigint, assigned_at_ms bigint, acknowledged_at_ms bigint,"
-    " started_at_ms bigint, completed_at_ms bigint, closed_at_ms bigint,"
-    " ack_breached boolean, complete_breached boolean, skipped boolean, coverage_gap boolean,"
-    " reassign_count integer, decline_count integer, escalation_count integer,"
-    " action_count integer, override_count integer, updated_at_ms bigint"
-    ") ON COMMIT DELETE ROWS;"
-    "CREATE TEMP TABLE IF NOT EXISTS audit_stage_instances ("
-    " instance_id text, tenant text, pathway text, pathway_version integer, facility text,"
-    " unit text, correlation_key text, patient text, encounter text, trigger_event_id text,"
-    " status text, status_reason text, started_at_ms bigint, closed_at_ms bigint,"
-    " updated_at_ms bigint) ON COMMIT DELETE ROWS;"
-    "CREATE TEMP TABLE IF NOT EXISTS audit_stage_notifications ("
-    " notification_id text, tenant text, person text, kind text, task_id text,"
-    " instance_id text, level integer, urgent boolean, channel text, outcome text,"
-    " attempts integer, latency_ms bigint, requested_at_ms bigint, updated_at_ms bigint"
-    ") ON COMMIT DELETE ROWS;";
+/* A batch's deltas of one projection as one PostgreSQL array literal per column, passed to a
+ * statement that unnests them (no staging table: nothing to truncate at every commit). */
+typedef struct {
+    baton_buf_t col[AUDIT_COPY_MAX];
+    int n;
+} stage_t;
 
-int audit__proj_prepare(baton_pg_t *pg)
+static void stage_init(stage_t *s, int ncols)
 {
-    return baton_pg_exec_script(pg, stage_sql);
+    s->n = ncols;
+    for (int k = 0; k < ncols; k++) {
+        s->col[k] = (baton_buf_t)BATON_BUF_INIT;
+        baton_buf_putc(&s->col[k], '{');
+    }
 }
 
-/* End a COPY into a staging table (or abort it after a failed row), then merge the staged rows
- * into their projection. 0 or the first error. */
-static int finish_copy(baton_pg_t *pg, int rc, const char *const merge[2])
+/* Append one row: NULL stays NULL, every other value is quoted (\ and " escaped). */
+static void stage_row(stage_t *s, audit_copy_row_t *r)
 {
-    if (rc != 0) {
-        baton_pg_copy_abort(pg);
-        return rc;
+    for (int k = 0; k < s->n; k++) {
+        baton_buf_t *b = &s->col[k];
+        if (b->len > 1)
+            baton_buf_putc(b, ',');
+        if (!r->v[k]) {
+            baton_buf_puts(b, "NULL");
+            continue;
+        }
+        baton_buf_putc(b, '"');
+        for (const char *c = r->v[k]; *c; c++) {
+            if (*c == '"' || *c == '\\')
+                baton_buf_putc(b, '\\');
+            baton_buf_putc(b, *c);
+        }
+        baton_buf_putc(b, '"');
     }
-    rc = baton_pg_copy_end(pg, NULL);
-    for (int i = 0; rc == 0 && i < 2; i++) /* the same texts every batch: prepared once */
-        rc = baton_pg_exec_prepared(pg, NULL, merge[i], 0, NULL);
+    audit__row_clear(r);
+}
+
+/* Run the merge statement over the staged rows (prepared once: the same text every batch). */
+static int stage_merge(stage_t *s, baton_pg_t *pg, const char *sql)
+{
+    const char *params[AUDIT_COPY_MAX];
+    for (int k = 0; k < s->n; k++) {
+        baton_buf_putc(&s->col[k], '}');
+        params[k] = s->col[k].data;
+    }
+    int rc = baton_pg_exec_prepared(pg, NULL, sql, s->n, params);
+    for (int k = 0; k < s->n; k++)
+        baton_buf_free(&s->col[k]);
     return rc;
 }
 
-static const char *const task_cols[] = {"task_id",
-                                        "instance_id",
-                                        "tenant",
-                                        "facility",
-                                        "unit",
-                                        "pathway",
-                                        "pathway_version",
-                                        "stage",
-                                        "role",
-                                        "owner",
-                                        "status",
-                                        "status_reason",
-                                        "resolved_by",
-                                        "completed_by",
-                                        "escalation_level",
-                                        "set_dues",
-                                        "ack_due_at_ms",
-                                        "complete_due_at_ms",
-                                        "activated_at_ms",
-                                        "assigned_at_ms",
-                                        "acknowledged_at_ms",
-                                        "started_at_ms",
-                                        "completed_at_ms",
-                                        "closed_at_ms",
-                                        "ack_breached",
-                                        "complete_breached",
-                                        "skipped",
-                                        "coverage_gap",
-                                        "reassign_count",
-                                        "decline_count",
-                                        "escalation_count",
-                                        "action_count",
-                                        "override_count",
-                                        "updated_at_ms"};
-
-static const char *const task_merge[2] = {
-    "UPDATE audit_tasks t SET"
+/* Each merge: the staged rows (s), one UPDATE of the keys that exist (u: one index probe per
+ * key), then one INSERT of the rest with their values. A key inserted meanwhile by another
+ * writer's transaction fails the batch on the primary key (it is retried), as before. */
+static const char task_merge[] =
+    "WITH s AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
+    " $4::text[], $5::text[], $6::text[], $7::integer[], $8::text[], $9::text[],"
+    " $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::integer[],"
+    " $16::boolean[], $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[],"
+    " $21::bigint[], $22::bigint[], $23::bigint[], $24::bigint[], $25::boolean[],"
+    " $26::boolean[], $27::boolean[], $28::boolean[], $29::integer[], $30::integer[],"
+    " $31::integer[], $32::integer[], $33::integer[], $34::bigint[]) AS s(task_id,"
+    " instance_id, tenant, facility, unit, pathway, pathway_version, stage, role, owner,"
+    " status, status_reason, resolved_by, completed_by, escalation_level, set_dues,"
+    " ack_due_at_ms, complete_due_at_ms, activated_at_ms, assigned_at_ms,"
+    " acknowledged_at_ms, started_at_ms, completed_at_ms, closed_at_ms, ack_breached,"
+    " complete_breached, skipped, coverage_gap, reassign_count, decline_count,"
+    " escalation_count, action_count, override_count, updated_at_ms))"
+    ", u AS (UPDATE audit_tasks t SET"
     " instance_id = COALESCE(s.instance_id, t.instance_id),"
     " tenant = COALESCE(s.tenant, t.tenant),"
     " facility = COALESCE(s.facility, t.facility),"
@@ -119,7 +110,7 @@ static const char *const task_merge[2] = {
     " action_count = t.action_count + s.action_count,"
     " override_count = t.override_count + s.override_count,"
     " updated_at_ms = GREATEST(t.updated_at_ms, COALESCE(s.updated_at_ms, 0))"
-    " FROM audit_stage_tasks s WHERE t.task_id = s.task_id",
+    " FROM s WHERE t.task_id = s.task_id RETURNING t.task_id)"
     /* new tasks straight in with their values (not a blank row updated: half the index work) */
     "INSERT INTO audit_tasks (task_id, instance_id, tenant, facility, unit, pathway,"
     " pathway_version, stage, role, owner, status, status_reason, resolved_by, completed_by,"
@@ -137,15 +128,14 @@ static const char *const task_merge[2] = {
     " activated_at_ms, assigned_at_ms, acknowledged_at_ms, started_at_ms, completed_at_ms,"
     " closed_at_ms, ack_breached, complete_breached, skipped, coverage_gap, reassign_count,"
     " decline_count, escalation_count, action_count, override_count, COALESCE(updated_at_ms, 0)"
-    " FROM audit_stage_tasks s"
-    " WHERE NOT EXISTS (SELECT 1 FROM audit_tasks t WHERE t.task_id = s.task_id)"};
+    " FROM s WHERE s.task_id NOT IN (SELECT task_id FROM u)";
 
 static int copy_tasks(audit_proj_t *p, baton_pg_t *pg)
 {
-    int rc = baton_pg_copy_begin(pg, "audit_stage_tasks", task_cols,
-                                 (int)(sizeof task_cols / sizeof *task_cols));
+    stage_t s;
+    stage_init(&s, 34);
     audit_copy_row_t r = {.n = 0};
-    for (size_t i = 0; rc == 0 && i < p->ntasks; i++) {
+    for (size_t i = 0; i < p->ntasks; i++) {
         const task_delta_t *t = &p->tasks[i];
         const char *strs[] = {t->task_id,  t->instance_id, t->tenant,
                               t->facility, t->unit,        t->pathway};
@@ -170,19 +160,19 @@ static int copy_tasks(audit_proj_t *p, baton_pg_t *pg)
         for (size_t k = 0; k < 5; k++)
             audit__row_int(&r, counts[k]);
         audit__row_opt_int(&r, t->updated_at, UNSET);
-        rc = baton_pg_copy_row(pg, (const char *const *)r.v);
-        audit__row_clear(&r);
+        stage_row(&s, &r);
     }
-    return finish_copy(pg, rc, task_merge);
+    return stage_merge(&s, pg, task_merge);
 }
 
-static const char *const inst_cols[] = {
-    "instance_id", "tenant",          "pathway",       "pathway_version", "facility",
-    "unit",        "correlation_key", "patient",       "encounter",       "trigger_event_id",
-    "status",      "status_reason",   "started_at_ms", "closed_at_ms",    "updated_at_ms"};
-
-static const char *const inst_merge[2] = {
-    "UPDATE audit_instances i SET"
+static const char inst_merge[] =
+    "WITH s AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
+    " $4::integer[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],"
+    " $10::text[], $11::text[], $12::text[], $13::bigint[], $14::bigint[], $15::bigint[])"
+    " AS s(instance_id, tenant, pathway, pathway_version, facility, unit,"
+    " correlation_key, patient, encounter, trigger_event_id, status, status_reason,"
+    " started_at_ms, closed_at_ms, updated_at_ms))"
+    ", u AS (UPDATE audit_instances i SET"
     " tenant = COALESCE(s.tenant, i.tenant),"
     " pathway = COALESCE(s.pathway, i.pathway),"
     " pathway_version = COALESCE(s.pathway_version, i.pathway_version),"
@@ -199,7 +189,7 @@ static const char *const inst_merge[2] = {
     " started_at_ms = COALESCE(i.started_at_ms, s.started_at_ms),"
     " closed_at_ms = COALESCE(s.closed_at_ms, i.closed_at_ms),"
     " updated_at_ms = GREATEST(i.updated_at_ms, COALESCE(s.updated_at_ms, 0))"
-    " FROM audit_stage_instances s WHERE i.instance_id = s.instance_id",
+    " FROM s WHERE i.instance_id = s.instance_id RETURNING i.instance_id)"
     "INSERT INTO audit_instances (instance_id, tenant, pathway, pathway_version, facility, unit,"
     " correlation_key, patient, encounter, trigger_event_id, status, status_reason,"
     " started_at_ms, closed_at_ms, updated_at_ms)"
@@ -208,15 +198,14 @@ static const char *const inst_merge[2] = {
     " COALESCE(correlation_key, ''), COALESCE(patient, ''), COALESCE(encounter, ''),"
     " COALESCE(trigger_event_id, ''), COALESCE(status, 'active'), COALESCE(status_reason, ''),"
     " started_at_ms, closed_at_ms, COALESCE(updated_at_ms, 0)"
-    " FROM audit_stage_instances s"
-    " WHERE NOT EXISTS (SELECT 1 FROM audit_instances i WHERE i.instance_id = s.instance_id)"};
+    " FROM s WHERE s.instance_id NOT IN (SELECT instance_id FROM u)";
 
 static int copy_instances(audit_proj_t *p, baton_pg_t *pg)
 {
-    int rc = baton_pg_copy_begin(pg, "audit_stage_instances", inst_cols,
-                                 (int)(sizeof inst_cols / sizeof *inst_cols));
+    stage_t s;
+    stage_init(&s, 15);
     audit_copy_row_t r = {.n = 0};
-    for (size_t i = 0; rc == 0 && i < p->ninsts; i++) {
+    for (size_t i = 0; i < p->ninsts; i++) {
         const inst_delta_t *d = &p->insts[i];
         audit__row_str(&r, d->instance_id);
         audit__row_str(&r, d->tenant);
@@ -230,19 +219,18 @@ static int copy_instances(audit_proj_t *p, baton_pg_t *pg)
         audit__row_opt_int(&r, d->started_at, UNSET);
         audit__row_opt_int(&r, d->closed_at, UNSET);
         audit__row_opt_int(&r, d->updated_at, UNSET);
-        rc = baton_pg_copy_row(pg, (const char *const *)r.v);
-        audit__row_clear(&r);
+        stage_row(&s, &r);
     }
-    return finish_copy(pg, rc, inst_merge);
+    return stage_merge(&s, pg, inst_merge);
 }
 
-static const char *const notif_cols[] = {
-    "notification_id", "tenant",     "person",          "kind",         "task_id",
-    "instance_id",     "level",      "urgent",          "channel",      "outcome",
-    "attempts",        "latency_ms", "requested_at_ms", "updated_at_ms"};
-
-static const char *const notif_merge[2] = {
-    "UPDATE audit_notifications n SET"
+static const char notif_merge[] =
+    "WITH s AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
+    " $4::text[], $5::text[], $6::text[], $7::integer[], $8::boolean[], $9::text[],"
+    " $10::text[], $11::integer[], $12::bigint[], $13::bigint[], $14::bigint[]) AS"
+    " s(notification_id, tenant, person, kind, task_id, instance_id, level, urgent,"
+    " channel, outcome, attempts, latency_ms, requested_at_ms, updated_at_ms))"
+    ", u AS (UPDATE audit_notifications n SET"
     " tenant = COALESCE(s.tenant, n.tenant), person = COALESCE(s.person, n.person),"
     " kind = COALESCE(s.kind, n.kind), task_id = COALESCE(s.task_id, n.task_id),"
     " instance_id = COALESCE(s.instance_id, n.instance_id), level = COALESCE(s.level, n.level),"
@@ -251,7 +239,7 @@ static const char *const notif_merge[2] = {
     " latency_ms = COALESCE(s.latency_ms, n.latency_ms),"
     " requested_at_ms = COALESCE(n.requested_at_ms, s.requested_at_ms),"
     " updated_at_ms = GREATEST(n.updated_at_ms, COALESCE(s.updated_at_ms, 0))"
-    " FROM audit_stage_notifications s WHERE n.notification_id = s.notification_id",
+    " FROM s WHERE n.notification_id = s.notification_id RETURNING n.notification_id)"
     "INSERT INTO audit_notifications (notification_id, tenant, person, kind, task_id,"
     " instance_id, level, urgent, channel, outcome, attempts, latency_ms, requested_at_ms,"
     " updated_at_ms)"
@@ -259,15 +247,14 @@ static const char *const notif_merge[2] = {
     " COALESCE(task_id, ''), COALESCE(instance_id, ''), COALESCE(level, 0),"
     " COALESCE(urgent, false), COALESCE(channel, ''), COALESCE(outcome, 'requested'),"
     " COALESCE(attempts, 0), latency_ms, requested_at_ms, COALESCE(updated_at_ms, 0)"
-    " FROM audit_stage_notifications s WHERE NOT EXISTS"
-    " (SELECT 1 FROM audit_notifications n WHERE n.notification_id = s.notification_id)"};
+    " FROM s WHERE s.notification_id NOT IN (SELECT notification_id FROM u)";
 
 static int copy_notifications(audit_proj_t *p, baton_pg_t *pg)
 {
-    int rc = baton_pg_copy_begin(pg, "audit_stage_notifications", notif_cols,
-                                 (int)(sizeof notif_cols / sizeof *notif_cols));
+    stage_t s;
+    stage_init(&s, 14);
     audit_copy_row_t r = {.n = 0};
-    for (size_t i = 0; rc == 0 && i < p->nnotifs; i++) {
+    for (size_t i = 0; i < p->nnotifs; i++) {
         const notif_delta_t *d = &p->notifs[i];
         const char *strs[] = {d->id, d->tenant, d->person, d->kind, d->task_id, d->instance_id};
         for (size_t k = 0; k < 6; k++)
@@ -283,10 +270,9 @@ static int copy_notifications(audit_proj_t *p, baton_pg_t *pg)
         audit__row_opt_int(&r, d->latency_ms, UNSET);
         audit__row_opt_int(&r, d->requested_at, UNSET);
         audit__row_opt_int(&r, d->updated_at, UNSET);
-        rc = baton_pg_copy_row(pg, (const char *const *)r.v);
-        audit__row_clear(&r);
+        stage_row(&s, &r);
     }
-    return finish_copy(pg, rc, notif_merge);
+    return stage_merge(&s, pg, notif_merge);
 }
 
 static const char *const esc_cols[] = {"event_id", "task_id",     "instance_id", "tenant", "level",
@@ -319,11 +305,9 @@ static int copy_escalations(audit_proj_t *p, baton_pg_t *pg)
 
 int audit__proj_apply(audit_proj_t *p, baton_pg_t *pg)
 {
-    /* The staging tables are never analyzed: without this the planner hashes the whole
-     * projection table for every batch; with it each staged key is one index probe. */
-    int rc = baton_pg_exec_script(pg, "SET LOCAL enable_hashjoin = off;"
-                                      "SET LOCAL enable_mergejoin = off");
-    if (rc == 0 && p->ntasks)
+    /* (the join settings that make each staged key one index probe: write_tx) */
+    int rc = 0;
+    if (p->ntasks)
         rc = copy_tasks(p, pg);
     if (rc == 0 && p->ninsts)
         rc = copy_instances(p, pg);

@@ -4,7 +4,7 @@
  *      same partition during a rebalance waits, then sees the offsets already applied);
  *   2. drop replays (offset <= the head's last_offset) and repeated ids within the batch;
  *   3. insert the remaining dedup keys (uuid of SHA-256(topic "\n" event id)) into
- *      audit_event_ids; those already there are duplicates;
+ *      audit_event_ids; those already there are duplicates (audit_dedup.c);
  *   4. chain the new rows (seq, prev_hash, hash), make sure their month partitions exist,
  *      COPY them into audit_log;
  *   5. update every touched head (seq, hash, last_offset), fold the new events into the
@@ -27,18 +27,9 @@ typedef struct {
     bool touched;
 } head_t;
 
-typedef struct {
-    const baton_audit_msg_t *m;
-    Baton__V1__Envelope *env; /* NULL: undecodable */
-    char *event_id;           /* owned */
-    char *payload;            /* owned canonical JSON */
-    char id_key[37];          /* dedup key: uuid of SHA-256(topic "\n" event_id) */
-    bool keep;
-} entry_t;
-
 struct baton_audit_writer {
     baton_pg_t *pg;
-    unsigned long prepared_conn; /* reconnect count when the temp tables were made; +1 */
+    unsigned long prepared_conn; /* reconnect count when the session was prepared; +1 */
     char **months;               /* partitions known to exist */
     size_t nmonths;
     head_t *heads;
@@ -75,16 +66,19 @@ void baton_audit_writer_free(baton_audit_writer_t *w)
     free(w);
 }
 
-/* Temp tables live as long as the session: make them again after a reconnect. */
+/* Once per session (set again after a reconnect): each key of a batch must be one index probe
+ * of its projection, whatever the planner thinks of the arrays' sizes or of a still small
+ * table when it caches a statement's generic plan (a cached seq scan or hash of a whole table
+ * would stay as the table grows). The writer's session runs nothing else. */
 static int prepare(baton_audit_writer_t *w)
 {
     int rc = baton_pg_ensure(w->pg);
-    if (rc != 0)
-        return rc;
     unsigned long conn = baton_pg_reconnects(w->pg) + 1;
-    if (w->prepared_conn == conn)
-        return 0;
-    rc = audit__proj_prepare(w->pg);
+    if (rc != 0 || w->prepared_conn == conn)
+        return rc;
+    rc = baton_pg_exec_script(w->pg, "SET enable_hashjoin = off;"
+                                     "SET enable_mergejoin = off;"
+                                     "SET enable_seqscan = off");
     if (rc == 0)
         w->prepared_conn = conn;
     return rc;
@@ -178,7 +172,7 @@ static char *hex_json(const void *data, size_t len, const char *why)
 }
 
 /* Unpack one message and render its canonical JSON (the CPU-heavy part of a batch). */
-static void decode_one(entry_t *e)
+static void decode_one(audit_entry_t *e)
 {
     if (e->event_id)
         return; /* decoded before (a retried or pre-decoded batch) */
@@ -208,7 +202,7 @@ static void decode_one(entry_t *e)
 }
 
 typedef struct {
-    entry_t *es;
+    audit_entry_t *es;
     size_t from, to;
     bool all;
 } decode_job_t;
@@ -223,7 +217,7 @@ static void *decode_range(void *arg)
 }
 
 /* Decode the kept entries (or all), on two threads when the batch is big enough to pay. */
-static void decode_all(entry_t *es, size_t n, bool all, int threads)
+static void decode_all(audit_entry_t *es, size_t n, bool all, int threads)
 {
     decode_job_t jobs[2] = {{es, 0, n / 2, all}, {es, n / 2, n, all}};
 
@@ -239,11 +233,11 @@ static void decode_all(entry_t *es, size_t n, bool all, int threads)
 
 /* Keep what is not a replay (offset at or below the chain head's), decode it, and drop an id
  * repeated within the batch (the first one stays). */
-static void decode_filter(baton_audit_writer_t *w, entry_t *es, size_t n, audit_map_t *seen,
+static void decode_filter(baton_audit_writer_t *w, audit_entry_t *es, size_t n, audit_map_t *seen,
                           baton_audit_result_t *res)
 {
     for (size_t i = 0; i < n; i++) {
-        entry_t *e = &es[i];
+        audit_entry_t *e = &es[i];
         head_t *h = head_find(w, e->m->topic, e->m->partition);
         if (e->m->offset <= h->last_offset) {
             res->replayed++;
@@ -257,7 +251,7 @@ static void decode_filter(baton_audit_writer_t *w, entry_t *es, size_t n, audit_
     }
     decode_all(es, n, false, 2);
     for (size_t i = 0; i < n; i++) {
-        entry_t *e = &es[i];
+        audit_entry_t *e = &es[i];
         if (!e->keep)
             continue;
         if (audit__map_get(seen, e->id_key) != (size_t)-1) {
@@ -267,56 +261,6 @@ static void decode_filter(baton_audit_writer_t *w, entry_t *es, size_t n, audit_
         }
         audit__map_put(seen, e->id_key, i);
     }
-}
-
-/* Record the kept entries' dedup keys (arrays unnested: one round trip, no staging table).
- * The insert returns the keys it added; a kept entry whose key did not come back was logged
- * before: a duplicate. seen maps each kept key to its entry. */
-static int dedup_ids(baton_audit_writer_t *w, entry_t *es, size_t n, const audit_map_t *seen,
-                     baton_audit_result_t *res)
-{
-    baton_buf_t keys = BATON_BUF_INIT, parts = BATON_BUF_INIT, offs = BATON_BUF_INIT;
-    baton_buf_putc(&keys, '{');
-    baton_buf_putc(&parts, '{');
-    baton_buf_putc(&offs, '{');
-    size_t kept = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!es[i].keep)
-            continue;
-        const char *sep = kept++ ? "," : "";
-        baton_buf_appendf(&keys, "%s%s", sep, es[i].id_key);
-        baton_buf_appendf(&parts, "%s%d", sep, (int)es[i].m->partition);
-        baton_buf_appendf(&offs, "%s%lld", sep, (long long)es[i].m->offset);
-        es[i].keep = false; /* until the insert says it is new */
-    }
-    baton_buf_putc(&keys, '}');
-    baton_buf_putc(&parts, '}');
-    baton_buf_putc(&offs, '}');
-    int rc = 0;
-    PGresult *r = NULL;
-    if (kept) {
-        const char *params[] = {keys.data, parts.data, offs.data};
-        rc = baton_pg_exec_prepared(w->pg, &r,
-                                    "INSERT INTO audit_event_ids (id_key, kpartition, koffset)"
-                                    " SELECT * FROM unnest($1::uuid[], $2::integer[], $3::bigint[])"
-                                    " ON CONFLICT DO NOTHING RETURNING id_key",
-                                    3, params);
-    }
-    size_t added = 0;
-    for (int i = 0; rc == 0 && r && i < PQntuples(r); i++) {
-        size_t idx = audit__map_get(seen, PQgetvalue(r, i, 0));
-        if (idx < n && !es[idx].keep) {
-            es[idx].keep = true;
-            added++;
-        }
-    }
-    if (rc == 0)
-        res->duplicates += kept - added;
-    PQclear(r);
-    baton_buf_free(&keys);
-    baton_buf_free(&parts);
-    baton_buf_free(&offs);
-    return rc;
 }
 
 static bool month_known(baton_audit_writer_t *w, const char *m)
@@ -348,7 +292,7 @@ static const char *const log_cols[] = {
     "event_type",     "tenant",  "instance_id", "task_id", "actor", "occurred_at_ms",
     "recorded_at_ms", "payload", "prev_hash",   "hash"};
 
-static void row_of(const entry_t *e, baton_audit_row_t *row)
+static void row_of(const audit_entry_t *e, baton_audit_row_t *row)
 {
     memset(row, 0, sizeof *row);
     row->topic = e->m->topic;
@@ -394,7 +338,7 @@ static void copy_log_row(audit_copy_row_t *r, const baton_audit_row_t *row)
 }
 
 /* Chain and COPY the kept rows; fold their events into the projections. */
-static int write_rows(baton_audit_writer_t *w, entry_t *es, size_t n, char ***pending,
+static int write_rows(baton_audit_writer_t *w, audit_entry_t *es, size_t n, char ***pending,
                       size_t *npending, baton_audit_result_t *res)
 {
     int rc = 0;
@@ -494,7 +438,7 @@ static void lap(baton_audit_result_t *res, int phase, int64_t *t)
 struct baton_audit_batch {
     const baton_audit_msg_t *msgs;
     size_t n;
-    entry_t *es;
+    audit_entry_t *es;
 };
 
 static baton_audit_batch_t *batch_new(const baton_audit_msg_t *msgs, size_t n)
@@ -543,7 +487,7 @@ static void keep_months(baton_audit_writer_t *w, char **pending, size_t npending
 }
 
 /* The transaction, phase by phase (see the top of this file). */
-static int write_tx(baton_audit_writer_t *w, baton_audit_batch_t *b, audit_map_t *seen,
+static int write_tx(baton_audit_writer_t *w, baton_audit_batch_t *b, bool upsert, audit_map_t *seen,
                     char ***pending, size_t *npending, baton_audit_result_t *res)
 {
     int rc = prepare(w);
@@ -555,7 +499,7 @@ static int write_tx(baton_audit_writer_t *w, baton_audit_batch_t *b, audit_map_t
     if (rc == 0) {
         decode_filter(w, b->es, b->n, seen, res);
         lap(res, BATON_AUDIT_PHASE_DECODE, &t);
-        rc = dedup_ids(w, b->es, b->n, seen, res);
+        rc = audit__dedup(w->pg, b->es, b->n, seen, upsert, &res->duplicates);
         lap(res, BATON_AUDIT_PHASE_DEDUP, &t);
     }
     if (rc == 0) {
@@ -583,19 +527,29 @@ int baton_audit_write_batch(baton_audit_writer_t *w, baton_audit_batch_t *b,
         *res_out = res;
     if (b->n == 0)
         return 0;
-    for (size_t i = 0; i < b->n; i++)
-        b->es[i].keep = false; /* a retry starts over */
-    audit_map_t seen = {0};
-    char **pending = NULL;
-    size_t npending = 0;
-    int rc = write_tx(w, b, &seen, &pending, &npending, &res);
-    if (rc != 0) {
-        baton_seterr(err, errlen, "%s", baton_pg_errstr(w->pg));
-        baton_pg_rollback(w->pg);
-        audit__proj_reset(w->proj);
+    int rc = 0;
+    /* a unique violation (a dedup key logged before or being added by another writer, or a
+     * projection row another writer added meanwhile): once more, with the dedup upsert that
+     * skips logged keys (audit_dedup.c) and fresh snapshots that see the other's rows */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        for (size_t i = 0; i < b->n; i++)
+            b->es[i].keep = false; /* a retry starts over */
+        res = (baton_audit_result_t){0};
+        audit_map_t seen = {0};
+        char **pending = NULL;
+        size_t npending = 0;
+        rc = write_tx(w, b, attempt > 0, &seen, &pending, &npending, &res);
+        bool race = rc != 0 && strcmp(baton_pg_sqlstate(w->pg), "23505") == 0;
+        if (rc != 0) {
+            baton_seterr(err, errlen, "%s", baton_pg_errstr(w->pg));
+            baton_pg_rollback(w->pg);
+            audit__proj_reset(w->proj);
+        }
+        keep_months(w, pending, npending, rc == 0);
+        audit__map_free(&seen);
+        if (!race)
+            break;
     }
-    keep_months(w, pending, npending, rc == 0);
-    audit__map_free(&seen);
     if (res_out && rc == 0)
         *res_out = res;
     return rc;

@@ -5,6 +5,7 @@
 #include "test.h"
 
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,8 +251,8 @@ TEST(audit_it_complete_under_load)
     it_start_audit(&pg, &k, "baton-audit", extra, &ops);
     it_wait_scalar(pg.dsn, "SELECT count(*) FROM audit_log", "2400", 20000);
     wait_metric(ops, "baton_audit_rows_written_total 2400", 5000);
-    it_assert_scalar(pg.dsn,
-                     "SELECT count(*) FROM audit_chain_heads WHERE seq <> last_offset + 1", "0");
+    it_assert_scalar(pg.dsn, "SELECT count(*) FROM audit_chain_heads WHERE seq <> last_offset + 1",
+                     "0");
     it_assert_scalar(pg.dsn, "SELECT sum(seq) FROM audit_chain_heads", "2400");
     it_assert_scalar(pg.dsn, "SELECT count(*) FROM audit_instances WHERE status = 'completed'",
                      "150");
@@ -418,6 +419,80 @@ TEST(audit_it_roles_and_append_only)
     it_assert_scalar(pg.dsn, "SELECT count(*) FROM audit_log", "16");
     free(writer);
     free(reader);
+}
+
+/* ---- two writers adding the same dedup key at once ---- */
+
+typedef struct {
+    baton_audit_writer_t *w;
+    baton_audit_msg_t m;
+    baton_audit_result_t res;
+    int rc;
+} race_job_t;
+
+static void *race_write(void *arg)
+{
+    race_job_t *j = arg;
+    char err[512] = "";
+    j->rc = baton_audit_write(j->w, &j->m, 1, &j->res, err, sizeof err);
+    return NULL;
+}
+
+/* The writer's insert of a key another transaction is adding waits for that transaction,
+ * fails on the key once it commits, and the batch is written again: the event is then a
+ * duplicate, not a second row. */
+TEST(audit_it_dedup_race_with_another_writer)
+{
+    harness_pg_t pg;
+    start_pg(&pg);
+    char err[256] = "";
+    baton_pg_t *admin = baton_pg_new(pg.dsn, err, sizeof err);
+    ASSERT_NOT_NULL(admin);
+    int applied = 0;
+    ASSERT_EQ_INT(baton_audit_migrate(admin, &applied), 0);
+    baton_pg_free(admin);
+    it_seq_t q = {0};
+    it_discharge(&q, &ctx1);
+    Baton__V1__Envelope *env = baton_kafka_envelope_unpack(q.v[0].val, q.v[0].len, err, sizeof err);
+    ASSERT_NOT_NULL(env);
+    char *in = baton_xasprintf("%s\n%s", q.v[0].topic, env->id);
+    char hex[65];
+    baton_sha256_hex(in, strlen(in), hex);
+    char *sql = baton_xasprintf("BEGIN; INSERT INTO audit_event_ids VALUES"
+                                " ('%.32s'::uuid, 3, 0)",
+                                hex);
+    PGconn *other = PQconnectdb(pg.dsn);
+    PGresult *r = PQexec(other, sql);
+    ASSERT_EQ_INT(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+
+    char *wdsn = it_role_dsn(&pg, BATON_AUDIT_WRITER_ROLE);
+    baton_pg_t *wpg = baton_pg_new(wdsn, err, sizeof err);
+    ASSERT_NOT_NULL(wpg);
+    race_job_t j = {.w = baton_audit_writer_new(wpg),
+                    .m = {q.v[0].topic, 0, 0, -1, q.v[0].val, q.v[0].len}};
+    pthread_t t;
+    ASSERT_EQ_INT(pthread_create(&t, NULL, race_write, &j), 0);
+    it_wait_scalar(pg.dsn, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'",
+                   "1", 10000);
+    r = PQexec(other, "COMMIT");
+    PQclear(r);
+    pthread_join(t, NULL);
+    ASSERT_EQ_INT(j.rc, 0);
+    ASSERT_EQ_INT((int)j.res.duplicates, 1);
+    ASSERT_EQ_INT((int)j.res.inserted, 0);
+    it_assert_scalar(pg.dsn, "SELECT count(*) FROM audit_log", "0");
+    it_assert_scalar(pg.dsn, "SELECT kpartition FROM audit_event_ids", "3");
+    it_assert_scalar(pg.dsn, "SELECT last_offset FROM audit_chain_heads", "0");
+
+    PQfinish(other);
+    baton_audit_writer_free(j.w);
+    baton_pg_free(wpg);
+    baton_kafka_envelope_free(env);
+    it_seq_free(&q);
+    free(wdsn);
+    free(sql);
+    free(in);
 }
 
 TEST_MAIN()
