@@ -14,11 +14,16 @@ extern char **environ;
 static const char *type_name(baton_config_type_t t)
 {
     switch (t) {
-    case BATON_CFG_STR: return "string";
-    case BATON_CFG_SECRET: return "secret";
-    case BATON_CFG_INT: return "int";
-    case BATON_CFG_BOOL: return "bool";
-    case BATON_CFG_DURATION: return "duration";
+    case BATON_CFG_STR:
+        return "string";
+    case BATON_CFG_SECRET:
+        return "secret";
+    case BATON_CFG_INT:
+        return "int";
+    case BATON_CFG_BOOL:
+        return "bool";
+    case BATON_CFG_DURATION:
+        return "duration";
     }
     return "?";
 }
@@ -124,8 +129,8 @@ void baton_config_print_help(FILE *out, const char *program, const char *summary
     fprintf(out, "Configuration comes from the environment:\n\n");
     fprintf(out, "  %-34s %-9s %-24s %s\n", "VARIABLE", "TYPE", "DEFAULT", "MEANING");
     for (const baton_config_opt_t *o = opts; o->name; o++) {
-        const char *def = o->def ? (o->type == BATON_CFG_SECRET && *o->def ? "***" : o->def)
-                                 : "(required)";
+        const char *def =
+            o->def ? (o->type == BATON_CFG_SECRET && *o->def ? "***" : o->def) : "(required)";
         fprintf(out, "  %-34s %-9s %-24s %s", o->env, type_name(o->type), *def ? def : "\"\"",
                 o->help);
         if (o->min != 0 || o->max != 0)
@@ -139,13 +144,19 @@ void baton_config_describe(const baton_config_opt_t *opts, baton_buf_t *buf)
 {
     for (const baton_config_opt_t *o = opts; o->name; o++) {
         switch (o->type) {
-        case BATON_CFG_STR: baton_log_kv(buf, o->name, *(char **)o->target); break;
+        case BATON_CFG_STR:
+            baton_log_kv(buf, o->name, *(char **)o->target);
+            break;
         case BATON_CFG_SECRET:
             baton_log_kv(buf, o->name, *(char **)o->target && **(char **)o->target ? "***" : "");
             break;
-        case BATON_CFG_BOOL: baton_log_kv(buf, o->name, *(bool *)o->target ? "true" : "false"); break;
+        case BATON_CFG_BOOL:
+            baton_log_kv(buf, o->name, *(bool *)o->target ? "true" : "false");
+            break;
         case BATON_CFG_INT:
-        case BATON_CFG_DURATION: baton_log_kv_int(buf, o->name, *(long long *)o->target); break;
+        case BATON_CFG_DURATION:
+            baton_log_kv_int(buf, o->name, *(long long *)o->target);
+            break;
         }
     }
 }

@@ -127,11 +127,20 @@ int baton_duration_parse(const char *s, int64_t *ms_out)
     }
     int64_t unit;
     switch (*p) {
-    case 's': unit = 1000; break;
-    case 'm': unit = 60 * 1000; break;
-    case 'h': unit = 3600 * 1000; break;
-    case 'd': unit = 86400 * 1000; break;
-    default: return BATON_EPARSE;
+    case 's':
+        unit = 1000;
+        break;
+    case 'm':
+        unit = 60 * 1000;
+        break;
+    case 'h':
+        unit = 3600 * 1000;
+        break;
+    case 'd':
+        unit = 86400 * 1000;
+        break;
+    default:
+        return BATON_EPARSE;
     }
     if (p[1] != '\0' || v == 0)
         return BATON_EPARSE;

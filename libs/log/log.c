@@ -40,11 +40,21 @@ void baton_json_escape(baton_buf_t *buf, const char *s)
 {
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         switch (*p) {
-        case '"': baton_buf_puts(buf, "\\\""); break;
-        case '\\': baton_buf_puts(buf, "\\\\"); break;
-        case '\n': baton_buf_puts(buf, "\\n"); break;
-        case '\r': baton_buf_puts(buf, "\\r"); break;
-        case '\t': baton_buf_puts(buf, "\\t"); break;
+        case '"':
+            baton_buf_puts(buf, "\\\"");
+            break;
+        case '\\':
+            baton_buf_puts(buf, "\\\\");
+            break;
+        case '\n':
+            baton_buf_puts(buf, "\\n");
+            break;
+        case '\r':
+            baton_buf_puts(buf, "\\r");
+            break;
+        case '\t':
+            baton_buf_puts(buf, "\\t");
+            break;
         default:
             if (*p < 0x20)
                 baton_buf_appendf(buf, "\\u%04x", *p);

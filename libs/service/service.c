@@ -118,8 +118,8 @@ baton_svc_t *baton_svc_init(const char *name, const char *summary, int argc, cha
         goto err;
     }
     install_signals();
-    svc->ops = baton_ops_start(common->ops_bind, (int)common->ops_port, svc->metrics,
-                               ready_check, svc, err, sizeof err);
+    svc->ops = baton_ops_start(common->ops_bind, (int)common->ops_port, svc->metrics, ready_check,
+                               svc, err, sizeof err);
     if (!svc->ops) {
         LOG_FATAL("ops listener: %s", err);
         *exit_code = 1;
@@ -158,8 +158,7 @@ int baton_svc_ops_port(const baton_svc_t *svc)
 void baton_svc_set_ready(baton_svc_t *svc, bool ready, const char *reason)
 {
     pthread_mutex_lock(&svc->lock);
-    bool changed = svc->ready != ready ||
-                   (!ready && reason && strcmp(reason, svc->reason) != 0);
+    bool changed = svc->ready != ready || (!ready && reason && strcmp(reason, svc->reason) != 0);
     svc->ready = ready;
     baton_strlcpy(svc->reason, ready || !reason ? "" : reason, sizeof svc->reason);
     pthread_mutex_unlock(&svc->lock);

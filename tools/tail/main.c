@@ -90,17 +90,31 @@ int main(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "b:t:Bi:n:T:h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'b': bootstrap = optarg; break;
+        case 'b':
+            bootstrap = optarg;
+            break;
         case 't':
             if (ntopics < 16)
                 topics[ntopics++] = optarg;
             break;
-        case 'B': from_beginning = 1; break;
-        case 'i': idle_exit_ms = strtol(optarg, NULL, 10); break;
-        case 'n': count = strtol(optarg, NULL, 10); break;
-        case 'T': type_filter = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'B':
+            from_beginning = 1;
+            break;
+        case 'i':
+            idle_exit_ms = strtol(optarg, NULL, 10);
+            break;
+        case 'n':
+            count = strtol(optarg, NULL, 10);
+            break;
+        case 'T':
+            type_filter = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (!bootstrap || ntopics == 0) {
@@ -112,7 +126,8 @@ int main(int argc, char **argv)
     char err[512], group[64];
     baton_kafka_conf_t *conf = baton_kafka_conf_new(bootstrap);
     if (baton_kafka_conf_set_from_env(conf, err, sizeof err) != 0 ||
-        baton_kafka_conf_set(conf, "auto.offset.reset", from_beginning ? "earliest" : "latest") != 0) {
+        baton_kafka_conf_set(conf, "auto.offset.reset", from_beginning ? "earliest" : "latest") !=
+            0) {
         fprintf(stderr, "baton-tail: %s\n", err);
         return 2;
     }

@@ -383,8 +383,8 @@ void it_produce_fast(const char *bootstrap, const it_seq_t *q)
         TEST_FAIL("producer: %s", err);
     baton_kafka_record_t *recs = baton_xcalloc(q->n ? q->n : 1, sizeof *recs);
     for (size_t i = 0; i < q->n; i++)
-        recs[i] = (baton_kafka_record_t){q->v[i].topic, q->v[i].key, strlen(q->v[i].key),
-                                         q->v[i].val,   q->v[i].len, NULL, 0};
+        recs[i] = (baton_kafka_record_t){
+            q->v[i].topic, q->v[i].key, strlen(q->v[i].key), q->v[i].val, q->v[i].len, NULL, 0};
     if (baton_kafka_produce_batch(p, recs, q->n, 20000, err, sizeof err) != 0)
         TEST_FAIL("produce: %s", err);
     free(recs);

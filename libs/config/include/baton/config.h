@@ -26,10 +26,10 @@ typedef enum {
 } baton_config_type_t;
 
 typedef struct {
-    const char *name;  /* short name for logs: "kafka_bootstrap" */
-    const char *env;   /* "BATON_KAFKA_BOOTSTRAP" */
+    const char *name; /* short name for logs: "kafka_bootstrap" */
+    const char *env;  /* "BATON_KAFKA_BOOTSTRAP" */
     baton_config_type_t type;
-    const char *def;   /* default as text; NULL = required */
+    const char *def;    /* default as text; NULL = required */
     long long min, max; /* for INT / DURATION; min == max == 0 means unbounded */
     const char *help;
     void *target;

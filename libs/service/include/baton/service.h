@@ -52,12 +52,26 @@ typedef struct {
      0,                                                                                            \
      "Kafka bootstrap servers (host:port,...); other librdkafka properties: BATON_KAFKA_<PROP>",   \
      &(c).kafka_bootstrap},                                                                        \
-        {"ops_bind",   "BATON_OPS_BIND", BATON_CFG_STR, "0.0.0.0", 0, 0,                           \
-         "address of the ops listener (/metrics, /healthz, /readyz)", &(c).ops_bind},              \
-        {"ops_port",   "BATON_OPS_PORT", BATON_CFG_INT, default_ops_port, 0, 65535,                \
-         "port of the ops listener (0 = any free port)", &(c).ops_port},                           \
-        {"log_level",  "BATON_LOG_LEVEL", BATON_CFG_STR, "info", 0, 0,                             \
-         "debug | info | warn | error", &(c).log_level}
+        {"ops_bind",                                                                               \
+         "BATON_OPS_BIND",                                                                         \
+         BATON_CFG_STR,                                                                            \
+         "0.0.0.0",                                                                                \
+         0,                                                                                        \
+         0,                                                                                        \
+         "address of the ops listener (/metrics, /healthz, /readyz)",                              \
+         &(c).ops_bind},                                                                           \
+        {"ops_port",                                                                               \
+         "BATON_OPS_PORT",                                                                         \
+         BATON_CFG_INT,                                                                            \
+         default_ops_port,                                                                         \
+         0,                                                                                        \
+         65535,                                                                                    \
+         "port of the ops listener (0 = any free port)",                                           \
+         &(c).ops_port},                                                                           \
+    {                                                                                              \
+        "log_level", "BATON_LOG_LEVEL", BATON_CFG_STR, "info", 0, 0,                               \
+            "debug | info | warn | error", &(c).log_level                                          \
+    }
 
 /* Cleared by SIGTERM / SIGINT: the loop finishes its batch, flushes, commits and exits 0. */
 extern volatile sig_atomic_t baton_svc_running;
