@@ -145,39 +145,16 @@ int nit_sink_wait(nit_sink_t *s, const char *path_prefix, const char *needle, in
 
 /* ---------------------------------------------------------------- servers and the service */
 
-static baton_kafka_conf_t *short_conf(const char *bootstrap)
-{
-    baton_kafka_conf_t *c = baton_kafka_conf_new(bootstrap);
-    ASSERT_EQ_INT(baton_kafka_conf_set(c, "session.timeout.ms", "6000"), 0);
-    ASSERT_EQ_INT(baton_kafka_conf_set(c, "max.poll.interval.ms", "300000"), 0);
-    ASSERT_EQ_INT(baton_kafka_conf_set(c, "heartbeat.interval.ms", "500"), 0);
-    ASSERT_EQ_INT(baton_kafka_conf_set(c, "fetch.wait.max.ms", "20"), 0);
-    return c;
-}
-
 void nit_env_start(nit_env_t *e)
 {
     memset(e, 0, sizeof *e);
-    int rc = harness_redis_start(&e->redis);
-    if (rc != 0)
-        TEST_FAIL("redis-server did not start: %s", baton_strerror(rc));
-    if ((rc = harness_devkafka_start(&e->kafka)) != 0)
-        TEST_FAIL("baton-devkafka did not start: %s", baton_strerror(rc));
-    e->conf = baton_kafka_conf_new(e->kafka.bootstrap);
-    ASSERT_EQ_INT(baton_kafka_conf_set(e->conf, "linger.ms", "0"), 0);
     char err[256] = "";
-    e->producer = baton_kafka_producer_new(e->conf, err, sizeof err);
-    if (!e->producer)
-        TEST_FAIL("producer: %s", err);
-    char group[64];
-    snprintf(group, sizeof group, "notifier-it-reader-%d", (int)getpid());
-    baton_kafka_conf_t *rc_conf = short_conf(e->kafka.bootstrap);
-    e->reader = baton_kafka_consumer_new(rc_conf, group, err, sizeof err);
-    baton_kafka_conf_free(rc_conf);
-    if (!e->reader)
-        TEST_FAIL("reader: %s", err);
+    if (harness_servers_start(&e->redis, &e->kafka, err, sizeof err) != 0)
+        TEST_FAIL("%s", err);
     const char *topics[] = {BATON_TOPIC_LIFECYCLE, BATON_TOPIC_DLQ};
-    ASSERT_EQ_INT(baton_kafka_consumer_subscribe(e->reader, topics, 2, err, sizeof err), 0);
+    if (harness_kafka_io_start(&e->io, e->kafka.bootstrap, "notifier-it", topics, 2, err,
+                               sizeof err) != 0)
+        TEST_FAIL("%s", err);
     e->stash = baton_xcalloc(1, sizeof *e->stash);
     e->r = baton_redis_new(e->redis.url, NULL, err, sizeof err);
     if (!e->r)
@@ -186,9 +163,7 @@ void nit_env_start(nit_env_t *e)
 
 void nit_env_stop(nit_env_t *e)
 {
-    baton_kafka_consumer_free(e->reader);
-    baton_kafka_producer_free(e->producer, 2000);
-    baton_kafka_conf_free(e->conf);
+    harness_kafka_io_stop(&e->io);
     baton_redis_free(e->r);
     free(e->stash);
 }
@@ -237,9 +212,9 @@ void nit_svc_start(nit_env_t *e, nit_svc_t *s, const char *name, char *const ext
     while (baton_mono_ms() < deadline) {
         baton_kafka_partition_t *parts = NULL;
         size_t np = 0;
-        if (baton_kafka_consumer_assignment(e->reader, &parts, &np) == 0 && np == 0) {
+        if (baton_kafka_consumer_assignment(e->io.reader, &parts, &np) == 0 && np == 0) {
             baton_kafka_message_t m[16];
-            int n = baton_kafka_consumer_poll(e->reader, m, 16, 100);
+            int n = baton_kafka_consumer_poll(e->io.reader, m, 16, 100);
             ASSERT_TRUE(n >= 0);
             for (int i = 0; i < n; i++) /* kept for the next nit_read */
                 add_rec(e->stash, &m[i]);
@@ -339,7 +314,7 @@ void nit_request(nit_env_t *e, const nit_req_t *reqs, size_t n)
         outs[i] = (baton_kafka_envelope_out_t){BATON_TOPIC_NOTIFY, &envs[i]};
     }
     char err[256] = "";
-    int rc = baton_kafka_produce_envelopes(e->producer, outs, n, 10000, err, sizeof err);
+    int rc = baton_kafka_produce_envelopes(e->io.producer, outs, n, 10000, err, sizeof err);
     if (rc != 0)
         TEST_FAIL("producing requests: %s", err);
     free(envs);
@@ -352,7 +327,7 @@ void nit_produce_raw(nit_env_t *e, const char *key, const void *value, size_t le
 {
     baton_kafka_record_t rec = {BATON_TOPIC_NOTIFY, key, strlen(key), value, len, NULL, 0};
     char err[256] = "";
-    ASSERT_EQ_INT(baton_kafka_produce_sync(e->producer, &rec, 10000, err, sizeof err), 0);
+    ASSERT_EQ_INT(baton_kafka_produce_sync(e->io.producer, &rec, 10000, err, sizeof err), 0);
 }
 
 /* ---------------------------------------------------------------- reading back */
@@ -410,7 +385,7 @@ void nit_read(nit_env_t *e, nit_recs_t *l, int duration_ms)
     int64_t end = baton_mono_ms() + duration_ms;
     do {
         baton_kafka_message_t msgs[128];
-        int n = baton_kafka_consumer_poll(e->reader, msgs, 128, 20);
+        int n = baton_kafka_consumer_poll(e->io.reader, msgs, 128, 20);
         ASSERT_TRUE(n >= 0);
         for (int i = 0; i < n; i++)
             add_rec(l, &msgs[i]);

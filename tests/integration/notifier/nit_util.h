@@ -10,6 +10,7 @@
 #include "baton/kafka.h"
 #include "baton/redis.h"
 #include "harness.h"
+#include "harness_kafka.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -27,11 +28,9 @@
 typedef struct {
     harness_redis_t redis;
     harness_devkafka_t kafka;
-    baton_kafka_conf_t *conf;
-    baton_kafka_producer_t *producer; /* into baton.notify.v1 */
-    baton_kafka_consumer_t *reader;   /* lifecycle + dlq, own group, from the beginning */
-    baton_redis_t *r;                 /* the test's Redis connection */
-    struct nit_recs *stash;           /* read while waiting for the service: nit_read takes them */
+    harness_kafka_io_t io;  /* producer into baton.notify.v1; reader of lifecycle + dlq */
+    baton_redis_t *r;       /* the test's Redis connection */
+    struct nit_recs *stash; /* read while waiting for the service: nit_read takes them */
 } nit_env_t;
 
 /* One request a sink received. */

@@ -129,7 +129,7 @@ TEST(timer_it_cancel)
     /* a message that is not an Envelope is skipped (and counted), the rest goes on */
     baton_kafka_record_t junk = {BATON_TOPIC_TIMERS, "t1/enc-a", 8, "\xff\xff\xff\xff", 4, NULL, 0};
     char err[256] = "";
-    ASSERT_EQ_INT(baton_kafka_produce_sync(e.producer, &junk, 10000, err, sizeof err), 0);
+    ASSERT_EQ_INT(baton_kafka_produce_sync(e.io.producer, &junk, 10000, err, sizeof err), 0);
     ASSERT_EQ_INT(tit_wait_pending(&e, N / 2, 3000), 0); /* the cancels are stored */
     memset(&got, 0, sizeof got);
     tit_collect(&e, &got, N / 2, baton_mono_ms() + 10000);
@@ -238,7 +238,8 @@ static void produce_mixed(tit_env_t *e, const mixed_t *m, size_t n, const char *
         outs[i] = (baton_kafka_envelope_out_t){BATON_TOPIC_TIMERS, &envs[i]};
     }
     char err[256] = "";
-    ASSERT_EQ_INT(baton_kafka_produce_envelopes(e->producer, outs, n, 10000, err, sizeof err), 0);
+    ASSERT_EQ_INT(baton_kafka_produce_envelopes(e->io.producer, outs, n, 10000, err, sizeof err),
+                  0);
     free(envs), free(ts), free(tc), free(tf), free(env_ids), free(outs);
 }
 

@@ -10,49 +10,21 @@
 
 #define TIT_PARTITIONS 4 /* baton-devkafka's default for baton.timers.v1 */
 
-static baton_kafka_conf_t *short_conf(const char *bootstrap)
-{
-    baton_kafka_conf_t *c = baton_kafka_conf_new(bootstrap);
-    ASSERT_EQ_INT(baton_kafka_conf_set(c, "session.timeout.ms", "6000"), 0);
-    ASSERT_EQ_INT(baton_kafka_conf_set(c, "max.poll.interval.ms", "10000"), 0);
-    ASSERT_EQ_INT(baton_kafka_conf_set(c, "heartbeat.interval.ms", "500"), 0);
-    return c;
-}
-
 void tit_env_start(tit_env_t *e)
 {
     memset(e, 0, sizeof *e);
-    int rc = harness_redis_start(&e->redis);
-    if (rc != 0)
-        TEST_FAIL("redis-server did not start: %s", baton_strerror(rc));
-    if ((rc = harness_devkafka_start(&e->kafka)) != 0)
-        TEST_FAIL("baton-devkafka did not start: %s", baton_strerror(rc));
-    e->conf = baton_kafka_conf_new(e->kafka.bootstrap);
-    ASSERT_EQ_INT(baton_kafka_conf_set(e->conf, "linger.ms", "0"), 0);
     char err[256] = "";
-    e->producer = baton_kafka_producer_new(e->conf, err, sizeof err);
-    if (!e->producer)
-        TEST_FAIL("producer: %s", err);
-    char group[64];
-    snprintf(group, sizeof group, "timer-it-reader-%d", (int)getpid());
-    /* the reader never commits: it must not drop out of its group (and re-read from the
-     * beginning) while a case is busy elsewhere, so its poll interval is long */
-    baton_kafka_conf_t *rc_conf = short_conf(e->kafka.bootstrap);
-    ASSERT_EQ_INT(baton_kafka_conf_set(rc_conf, "max.poll.interval.ms", "300000"), 0);
-    ASSERT_EQ_INT(baton_kafka_conf_set(rc_conf, "fetch.wait.max.ms", "20"), 0);
-    e->reader = baton_kafka_consumer_new(rc_conf, group, err, sizeof err);
-    baton_kafka_conf_free(rc_conf);
-    if (!e->reader)
-        TEST_FAIL("reader: %s", err);
+    if (harness_servers_start(&e->redis, &e->kafka, err, sizeof err) != 0)
+        TEST_FAIL("%s", err);
     const char *topics[] = {BATON_TOPIC_INBOUND};
-    ASSERT_EQ_INT(baton_kafka_consumer_subscribe(e->reader, topics, 1, err, sizeof err), 0);
+    if (harness_kafka_io_start(&e->io, e->kafka.bootstrap, "timer-it", topics, 1, err,
+                               sizeof err) != 0)
+        TEST_FAIL("%s", err);
 }
 
 void tit_env_stop(tit_env_t *e)
 {
-    baton_kafka_consumer_free(e->reader);
-    baton_kafka_producer_free(e->producer, 2000);
-    baton_kafka_conf_free(e->conf);
+    harness_kafka_io_stop(&e->io);
 }
 
 void tit_svc_start(tit_env_t *e, tit_svc_t *s, const char *name, bool wait_assigned)
@@ -133,7 +105,7 @@ void tit_schedule(tit_env_t *e, tit_sched_t *s, size_t n)
         outs[i] = (baton_kafka_envelope_out_t){BATON_TOPIC_TIMERS, &envs[i]};
     }
     char err[256] = "";
-    int rc = baton_kafka_produce_envelopes(e->producer, outs, n, 10000, err, sizeof err);
+    int rc = baton_kafka_produce_envelopes(e->io.producer, outs, n, 10000, err, sizeof err);
     if (rc != 0)
         TEST_FAIL("producing schedules: %s", err);
     free(envs);
@@ -159,7 +131,7 @@ void tit_cancel(tit_env_t *e, const char *const *ids, const char *const *keys, s
         env.body_case = BATON__V1__ENVELOPE__BODY_TIMER_CANCEL;
         env.timer_cancel = &tc;
         char err[256] = "";
-        int rc = baton_kafka_produce_envelope(e->producer, BATON_TOPIC_TIMERS, &env, 10000, err,
+        int rc = baton_kafka_produce_envelope(e->io.producer, BATON_TOPIC_TIMERS, &env, 10000, err,
                                               sizeof err);
         if (rc != 0)
             TEST_FAIL("producing a cancel: %s", err);
@@ -198,7 +170,7 @@ static void record(tit_fired_list_t *l, const baton_kafka_message_t *m)
 static void poll_once(tit_env_t *e, tit_fired_list_t *l, int timeout_ms)
 {
     baton_kafka_message_t msgs[64];
-    int n = baton_kafka_consumer_poll(e->reader, msgs, 64, timeout_ms);
+    int n = baton_kafka_consumer_poll(e->io.reader, msgs, 64, timeout_ms);
     ASSERT_TRUE(n >= 0);
     for (int i = 0; i < n; i++)
         record(l, &msgs[i]);

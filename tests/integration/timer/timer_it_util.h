@@ -7,6 +7,7 @@
 #include "baton/kafka.h"
 #include "baton/redis.h"
 #include "harness.h"
+#include "harness_kafka.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -15,9 +16,7 @@
 typedef struct {
     harness_redis_t redis;
     harness_devkafka_t kafka;
-    baton_kafka_conf_t *conf;         /* the test's clients */
-    baton_kafka_producer_t *producer; /* into baton.timers.v1 */
-    baton_kafka_consumer_t *reader;   /* baton.inbound.v1, own group, from the beginning */
+    harness_kafka_io_t io; /* producer into baton.timers.v1; reader of baton.inbound.v1 */
 } tit_env_t;
 
 typedef struct {
