@@ -104,6 +104,9 @@ int harness_wait_file(const char *path, int timeout_ms);
  * HTTP status, *body (may be NULL) a malloc'd NUL-terminated body (caller frees).
  * Returns 0, or BATON_EUNAVAIL (connect failed) / BATON_EIO / BATON_EPARSE. */
 int harness_http_get(int port, const char *path, int *status, char **body);
+/* The value of one exact series (name and labels as exposed) in the /metrics of the ops port,
+ * or -1 when it is not there or the scrape failed. */
+double harness_metric(int ops_port, const char *series);
 /* Poll GET path until it answers 200, up to timeout_ms. 0 or BATON_ETIMEDOUT. */
 int harness_wait_http_ok(int port, const char *path, int timeout_ms);
 /* Read a whole file into a malloc'd NUL-terminated string (caller frees), NULL if absent. */

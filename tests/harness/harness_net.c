@@ -150,3 +150,25 @@ int harness_wait_http_ok(int port, const char *path, int timeout_ms)
         harness__sleep_ms(50);
     }
 }
+
+double harness_metric(int ops_port, const char *series)
+{
+    int status = 0;
+    char *body = NULL;
+    double v = -1;
+    if (harness_http_get(ops_port, "/metrics", &status, &body) != 0 || status != 200) {
+        free(body);
+        return -1;
+    }
+    size_t len = strlen(series);
+    for (const char *p = body; p && *p;) {
+        if (strncmp(p, series, len) == 0 && p[len] == ' ') {
+            v = strtod(p + len + 1, NULL);
+            break;
+        }
+        p = strchr(p, '\n');
+        p = p ? p + 1 : NULL;
+    }
+    free(body);
+    return v;
+}

@@ -442,24 +442,7 @@ int nit_wait_dlq(nit_env_t *e, nit_recs_t *l, const char *id, int timeout_ms)
 
 double nit_metric(const nit_svc_t *s, const char *series)
 {
-    int status = 0;
-    char *body = NULL;
-    double v = -1;
-    if (harness_http_get(s->ops_port, "/metrics", &status, &body) != 0 || status != 200) {
-        free(body);
-        return -1;
-    }
-    size_t len = strlen(series);
-    for (const char *p = body; p && *p;) {
-        if (strncmp(p, series, len) == 0 && p[len] == ' ') {
-            v = strtod(p + len + 1, NULL);
-            break;
-        }
-        p = strchr(p, '\n');
-        p = p ? p + 1 : NULL;
-    }
-    free(body);
-    return v;
+    return harness_metric(s->ops_port, series);
 }
 
 /* ---------------------------------------------------------------- case helpers */

@@ -208,24 +208,7 @@ const tit_fired_t *tit_find(const tit_fired_list_t *l, const char *timer_id)
 
 double tit_metric(const tit_svc_t *s, const char *series)
 {
-    int status = 0;
-    char *body = NULL;
-    double v = -1;
-    if (harness_http_get(s->ops_port, "/metrics", &status, &body) != 0 || status != 200) {
-        free(body);
-        return -1;
-    }
-    size_t len = strlen(series);
-    for (const char *p = body; p && *p;) {
-        if (strncmp(p, series, len) == 0 && p[len] == ' ') {
-            v = strtod(p + len + 1, NULL);
-            break;
-        }
-        p = strchr(p, '\n');
-        p = p ? p + 1 : NULL;
-    }
-    free(body);
-    return v;
+    return harness_metric(s->ops_port, series);
 }
 
 long long tit_redis_pending(tit_env_t *e)
