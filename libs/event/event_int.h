@@ -9,4 +9,7 @@ size_t baton_event__value_size(const ProtobufCFieldDescriptor *f);
 /* A map<K,V> field is a repeated message of a "...Entry" type with fields key and value. */
 int baton_event__is_map_entry(const ProtobufCFieldDescriptor *f);
 
+/* Append d as standard base64 (with padding). */
+void baton_event__base64(baton_buf_t *b, const ProtobufCBinaryData *d);
+
 #endif

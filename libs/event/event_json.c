@@ -5,22 +5,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static json_t *bytes_to_json(const ProtobufCBinaryData *d)
+void baton_event__base64(baton_buf_t *b, const ProtobufCBinaryData *d)
 {
-    baton_buf_t b = BATON_BUF_INIT;
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     for (size_t i = 0; i < d->len; i += 3) {
         unsigned v = (unsigned)d->data[i] << 16;
         if (i + 1 < d->len)
             v |= (unsigned)d->data[i + 1] << 8;
         if (i + 2 < d->len)
             v |= d->data[i + 2];
-        baton_buf_putc(&b, b64[(v >> 18) & 63]);
-        baton_buf_putc(&b, b64[(v >> 12) & 63]);
-        baton_buf_putc(&b, i + 1 < d->len ? b64[(v >> 6) & 63] : '=');
-        baton_buf_putc(&b, i + 2 < d->len ? b64[v & 63] : '=');
+        char q[4] = {b64[(v >> 18) & 63], b64[(v >> 12) & 63],
+                     i + 1 < d->len ? b64[(v >> 6) & 63] : '=', i + 2 < d->len ? b64[v & 63] : '='};
+        baton_buf_append(b, q, 4);
     }
+}
+
+static json_t *bytes_to_json(const ProtobufCBinaryData *d)
+{
+    baton_buf_t b = BATON_BUF_INIT;
+    baton_event__base64(&b, d);
     json_t *j = json_stringn(b.data ? b.data : "", b.len);
     baton_buf_free(&b);
     return j;

@@ -8,7 +8,6 @@
 #include <string.h>
 
 static const char hexd[] = "0123456789ABCDEF";
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /* Length of the UTF-8 sequence at s (and its code point in *cp), 0 when it is not valid UTF-8
  * (overlong forms, surrogates and code points above U+10FFFF are not). */
@@ -115,16 +114,7 @@ static void put_string(baton_buf_t *b, const char *s)
 static void put_bytes(baton_buf_t *b, const ProtobufCBinaryData *d)
 {
     baton_buf_putc(b, '"');
-    for (size_t i = 0; i < d->len; i += 3) {
-        unsigned v = (unsigned)d->data[i] << 16;
-        if (i + 1 < d->len)
-            v |= (unsigned)d->data[i + 1] << 8;
-        if (i + 2 < d->len)
-            v |= d->data[i + 2];
-        char q[4] = {b64[(v >> 18) & 63], b64[(v >> 12) & 63],
-                     i + 1 < d->len ? b64[(v >> 6) & 63] : '=', i + 2 < d->len ? b64[v & 63] : '='};
-        baton_buf_append(b, q, 4);
-    }
+    baton_event__base64(b, d);
     baton_buf_putc(b, '"');
 }
 
