@@ -157,10 +157,10 @@ def broker_note(d, series_rows):
         c0, c1 = tl[0]["cores"]["kafka"], tl[-1]["cores"]["kafka"]
         grow = (f" Its CPU went from {fmt(c0)} cores in the first interval of the fixed phase to "
                 f"{fmt(c1)} in the last, at the same offered rate"
-                + (", consistent with a cost that grows with what its topics hold (librdkafka's mock broker finds a "
-                   "fetch offset by walking the partition's message sets from the oldest, "
-                   "rd_kafka_mock_msgset_find, \"FIXME: Maintain an index\"; a real broker "
-                   "indexes offsets)." if c1 > 1.5 * c0 else "."))
+                + (", consistent with a cost that grows with what its topics hold (librdkafka's own mock "
+                   "broker finds a fetch offset by walking the partition's message sets from the oldest; "
+                   "check that the devkafka log says `mock broker offset lookup: newest set first`, "
+                   "services/devkafka/README.md)." if c1 > 1.5 * c0 else "."))
     if k is not None:
         L.append(f"- **The development broker's CPU.** baton-devkafka (librdkafka "
                  f"{rdkafka_version()} mock cluster) used {fmt(k)} µs of CPU per event in the "
