@@ -25,8 +25,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 {
     (void)rk;
     (void)opaque;
-    if (m->err || m->partition < 0 || m->partition >= PARTS || m->offset < 0 ||
-        m->offset >= NMSG || expected[m->partition][m->offset]) {
+    if (m->err || m->partition < 0 || m->partition >= PARTS || m->offset < 0 || m->offset >= NMSG ||
+        expected[m->partition][m->offset]) {
         dr_errors++;
         return;
     }
@@ -104,12 +104,12 @@ static int read_from(rd_kafka_t *c, int part, int64_t from)
         int bad = 0;
         if (!m->err) {
             const char *want = m->offset < NMSG ? expected[part][m->offset] : NULL;
-            bad = m->partition != part || m->offset != next || !want ||
-                  strlen(want) != m->len || memcmp(want, m->payload, m->len) != 0;
+            bad = m->partition != part || m->offset != next || !want || strlen(want) != m->len ||
+                  memcmp(want, m->payload, m->len) != 0;
             if (bad)
                 fprintf(stderr, "partition %d from %lld: offset %lld (want %lld) holds %.*s\n",
-                        part, (long long)from, (long long)m->offset, (long long)next,
-                        (int)m->len, (const char *)m->payload);
+                        part, (long long)from, (long long)m->offset, (long long)next, (int)m->len,
+                        (const char *)m->payload);
             next = m->offset + 1;
             n++;
         } else if (!done) {
