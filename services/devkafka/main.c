@@ -7,6 +7,9 @@
  * atomically (tmp file + rename) so a waiter never reads half a list. */
 #include "baton/config.h"
 #include "baton/log.h"
+#ifdef BATON_DEVKAFKA_LOOKUP
+#include "mock_lookup.h"
+#endif
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -255,6 +258,9 @@ out:
         rd_kafka_mock_cluster_destroy(mc);
     if (rk)
         rd_kafka_destroy(rk);
+#ifdef BATON_DEVKAFKA_LOOKUP
+    devkafka_mock_lookup_free();
+#endif
     baton_config_free(opts);
     return exit_code;
 }

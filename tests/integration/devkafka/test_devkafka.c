@@ -1,7 +1,8 @@
 /* test_devkafka.c — baton-devkafka answers a fetch at any offset with the right messages: from
- * the oldest, from the middle of a message set, from the newest and at the end of the log
- * (services/devkafka/mock_lookup.c replaces the mock's offset lookup; these cases read every
- * position of logs of a few hundred message sets per partition and compare each message). */
+ * the oldest, from the middle of a message set, from the newest and at the end of the log, and
+ * after retention dropped the oldest sets (services/devkafka/mock_lookup.c indexes the mock's
+ * offset lookup; these cases read every position of logs of hundreds of message sets per
+ * partition and compare each message with what the broker acknowledged at that offset). */
 #include "harness.h"
 #include "test.h"
 
@@ -16,6 +17,9 @@
 #define ROUNDS 300 /* one flush per round: about one message set per partition per round */
 #define PER_SET 3
 #define NMSG (ROUNDS * PER_SET) /* per partition */
+#define BIG_TOPIC "baton.timers.v1"
+#define BIG_SIZE (100 * 1024)
+#define BIG_N 120 /* 12 MB into one partition: the mock keeps about 5 MB of it */
 
 /* expected[p][offset]: the payload the broker acknowledged at that offset */
 static char *expected[PARTS][NMSG];
@@ -25,6 +29,13 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 {
     (void)rk;
     (void)opaque;
+    if (strcmp(rd_kafka_topic_name(m->rkt), BIG_TOPIC) == 0) { /* "big-<offset>" */
+        char want[32];
+        int n = snprintf(want, sizeof want, "big-%lld", (long long)m->offset);
+        if (m->err || m->len != BIG_SIZE || memcmp(m->payload, want, (size_t)n + 1) != 0)
+            dr_errors++;
+        return;
+    }
     if (m->err || m->partition < 0 || m->partition >= PARTS || m->offset < 0 || m->offset >= NMSG ||
         expected[m->partition][m->offset]) {
         dr_errors++;
@@ -37,13 +48,10 @@ static rd_kafka_t *client(rd_kafka_type_t type, const char *bootstrap)
 {
     char err[256];
     rd_kafka_conf_t *c = rd_kafka_conf_new();
-    const char *kv[][2] = {{"bootstrap.servers", bootstrap},
-                           {"linger.ms", "0"},
-                           {"group.id", "devkafka-test"},
-                           {"enable.auto.commit", "false"},
-                           {"enable.partition.eof", "true"},
-                           {"fetch.wait.max.ms", "10"},
-                           {NULL, NULL}};
+    const char *kv[][2] = {{"bootstrap.servers", bootstrap},  {"linger.ms", "0"},
+                           {"group.id", "devkafka-test"},     {"enable.auto.commit", "false"},
+                           {"enable.partition.eof", "true"},  {"fetch.wait.max.ms", "10"},
+                           {"auto.offset.reset", "earliest"}, {NULL, NULL}};
     for (int i = 0; kv[i][0]; i++) {
         if (type == RD_KAFKA_PRODUCER && i >= 2)
             break;
@@ -126,6 +134,92 @@ static int read_from(rd_kafka_t *c, int part, int64_t from)
     return next == NMSG ? n : -1;
 }
 
+/* Produce big messages i = from .. to-1 into BIG_TOPIC partition 0, one set each. */
+static int produce_big(rd_kafka_t *p, int from, int to)
+{
+    char *v = malloc(BIG_SIZE);
+    for (int i = from; i < to; i++) {
+        memset(v, 'a' + i % 26, BIG_SIZE);
+        snprintf(v, 32, "big-%d", i); /* offset i: the partition is fresh */
+        if (rd_kafka_producev(p, RD_KAFKA_V_TOPIC(BIG_TOPIC), RD_KAFKA_V_PARTITION(0),
+                              RD_KAFKA_V_VALUE(v, (size_t)BIG_SIZE),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END) ||
+            rd_kafka_flush(p, 10000)) {
+            free(v);
+            return -1;
+        }
+    }
+    free(v);
+    return dr_errors ? -1 : 0;
+}
+
+/* Read BIG_TOPIC partition 0 from `from` (an offset or RD_KAFKA_OFFSET_BEGINNING) to offset
+ * end-1: every message "big-<its offset>", no gaps. Returns the first offset read, or -1. */
+static int64_t read_big(rd_kafka_t *c, int64_t from, int64_t end)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, BIG_TOPIC, 0)->offset = from;
+    rd_kafka_resp_err_t e = rd_kafka_assign(c, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e)
+        return -1;
+    int64_t first = -1, next = -1;
+    for (int idle = 0; idle < 200 && next != end;) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 50);
+        if (!m) {
+            idle++;
+            continue;
+        }
+        if (!m->err) {
+            char want[32];
+            int n = snprintf(want, sizeof want, "big-%lld", (long long)m->offset);
+            if ((next >= 0 && m->offset != next) || m->len != BIG_SIZE ||
+                memcmp(m->payload, want, (size_t)n + 1) != 0) {
+                fprintf(stderr, "offset %lld (want %lld): wrong message\n", (long long)m->offset,
+                        (long long)next);
+                rd_kafka_message_destroy(m);
+                return -1;
+            }
+            if (first < 0)
+                first = m->offset;
+            next = m->offset + 1;
+        } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            fprintf(stderr, "consume: %s\n", rd_kafka_message_errstr(m));
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_assign(c, NULL);
+    return next == end ? first : -1;
+}
+
+/* The mock keeps about 5 MB per partition: older sets are dropped while the index holds them. */
+TEST(devkafka_fetch_after_retention)
+{
+    harness_devkafka_t k;
+    ASSERT_EQ_INT(harness_devkafka_start(&k), 0);
+    rd_kafka_t *p = client(RD_KAFKA_PRODUCER, k.bootstrap);
+    rd_kafka_t *c = client(RD_KAFKA_CONSUMER, k.bootstrap);
+    ASSERT_TRUE(p && c);
+    ASSERT_EQ_INT(produce_big(p, 0, BIG_N / 4), 0);
+    ASSERT_EQ_INT((int)read_big(c, RD_KAFKA_OFFSET_BEGINNING, BIG_N / 4), 0);
+    ASSERT_EQ_INT(produce_big(p, BIG_N / 4, BIG_N), 0);
+    int64_t oldest = read_big(c, RD_KAFKA_OFFSET_BEGINNING, BIG_N);
+    ASSERT_TRUE(oldest > BIG_N / 4 && oldest < BIG_N - 10); /* some dropped, most kept */
+    ASSERT_EQ_INT((int)read_big(c, BIG_N - 5, BIG_N), BIG_N - 5);
+    ASSERT_EQ_INT((int)read_big(c, oldest + 1, BIG_N), (int)oldest + 1);
+    rd_kafka_consumer_close(c);
+    rd_kafka_destroy(c);
+    rd_kafka_destroy(p);
+    char *log = harness_read_file(k.log);
+    ASSERT_NOT_NULL(log);
+#ifdef DEVKAFKA_LOOKUP
+    ASSERT_CONTAINS(log, "mock broker offset lookup: indexed");
+#endif
+    ASSERT_TRUE(strstr(log, "disagrees") == NULL);
+    free(log);
+    ASSERT_EQ_INT(harness_devkafka_stop(&k), 0);
+}
+
 TEST(devkafka_fetch_at_every_position)
 {
     harness_devkafka_t k;
@@ -150,7 +244,7 @@ TEST(devkafka_fetch_at_every_position)
     char *log = harness_read_file(k.log);
     ASSERT_NOT_NULL(log);
 #ifdef DEVKAFKA_LOOKUP
-    ASSERT_CONTAINS(log, "mock broker offset lookup: newest set first");
+    ASSERT_CONTAINS(log, "mock broker offset lookup: indexed");
 #endif
     ASSERT_TRUE(strstr(log, "disagrees") == NULL);
     free(log);
