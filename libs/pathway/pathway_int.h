@@ -64,6 +64,9 @@ void baton_pathway__coverage_gap(baton_mctx_t *m, const Baton__V1__TaskState *t,
 /* task.reassigned from `from` to the task's current owner. */
 void baton_pathway__reassigned(baton_mctx_t *m, const Baton__V1__TaskState *t, const char *from,
                                const char *actor, const char *reason);
+/* The input clinical event again, on baton.inbound.v1 under key (tenant/patient): see
+ * "Events of one patient" in pathway_step.c. */
+void baton_pathway__rekeyed_copy(baton_mctx_t *m, const char *key);
 char *baton_pathway__xstr(const char *s); /* strdup, "" for NULL */
 void baton_pathway__setstr(char **field, const char *s);
 

@@ -93,6 +93,37 @@ Baton__V1__Envelope *baton_pathway__env(baton_mctx_t *m, const char *topic, cons
     return e;
 }
 
+void baton_pathway__rekeyed_copy(baton_mctx_t *m, const char *key)
+{
+    const Baton__V1__Envelope *in = m->in;
+    const Baton__V1__ClinicalEvent *c = in->clinical;
+    m->st = NULL;
+    /* id derived from the input's ("-/<type>/@patient#0"): a replay copies it again with the
+     * same id, which the instances it reaches have already applied */
+    const char *type = in->type && *in->type ? in->type : c->event_type;
+    Baton__V1__Envelope *e = baton_pathway__env(m, BATON_TOPIC_INBOUND, type, "@patient");
+    e->correlation_key = baton_pathway__ostr(m, key);
+    e->occurred_at_ms = in->occurred_at_ms;
+    Baton__V1__ClinicalEvent *ce = baton_pathway__oalloc(m, sizeof(*ce));
+    baton__v1__clinical_event__init(ce);
+    ce->event_type = baton_pathway__ostr(m, c->event_type);
+    ce->patient = baton_pathway__ostr(m, c->patient);
+    ce->encounter = baton_pathway__ostr(m, c->encounter);
+    ce->source = baton_pathway__ostr(m, c->source);
+    ce->source_message_id = baton_pathway__ostr(m, c->source_message_id);
+    ce->n_attributes = c->n_attributes;
+    ce->attributes = baton_pathway__oalloc(m, (c->n_attributes + 1) * sizeof(*ce->attributes));
+    for (size_t i = 0; i < c->n_attributes; i++) {
+        Baton__V1__ClinicalEvent__AttributesEntry *a = baton_pathway__oalloc(m, sizeof(*a));
+        baton__v1__clinical_event__attributes_entry__init(a);
+        a->key = baton_pathway__ostr(m, c->attributes[i]->key);
+        a->value = baton_pathway__ostr(m, c->attributes[i]->value);
+        ce->attributes[i] = a;
+    }
+    e->body_case = BATON__V1__ENVELOPE__BODY_CLINICAL;
+    e->clinical = ce;
+}
+
 Baton__V1__TaskRef *baton_pathway__taskref(baton_mctx_t *m, const Baton__V1__TaskState *t)
 {
     Baton__V1__TaskRef *r = baton_pathway__oalloc(m, sizeof(*r));

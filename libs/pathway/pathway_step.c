@@ -70,15 +70,62 @@ static int apply_one(baton_mctx_t *m, work_t *w, size_t i, Baton__V1__InstanceSt
     return 0;
 }
 
-/* Does a clinical event belong to the instance? Same tenant and the same correlation id: the
- * caller may hand over more instances than the event's key (say, all of a patient's). */
+/* ---- Events of one patient.
+ * Ingest keys a clinical event (its Kafka key, the envelope's correlation_key) by
+ * tenant/encounter, or tenant/patient when it has no encounter, so every event of an
+ * encounter-correlated instance shares one partition. A pathway correlated by patient needs
+ * the same for tenant/patient, but one patient's events carry different encounters. So an
+ * input is applied, pathway by pathway, only on the key that pathway correlates it by, and an
+ * event keyed by encounter that also names a patient is copied once more onto
+ * baton.inbound.v1 under tenant/patient when any loaded pathway correlates by patient: every
+ * event of one instance is then applied on one partition, in order, by one router — also with
+ * several routers in a group. An input without a correlation_key (a caller of this lib that
+ * does not partition) is applied on every key and copied nowhere. */
+
+/* key == tenant + "/" + id */
+static int key_is(const char *key, const char *tenant, const char *id)
+{
+    size_t tl = strlen(tenant);
+    return strncmp(key, tenant, tl) == 0 && key[tl] == '/' && strcmp(key + tl + 1, id) == 0;
+}
+
+static const char *correlation_id(const baton_pathway_def_t *def, const Baton__V1__Envelope *in)
+{
+    return def->correlation == BATON_CORRELATE_PATIENT ? in->clinical->patient
+                                                       : in->clinical->encounter;
+}
+
+/* Is the input on the key def correlates it by? */
+static int on_key(const baton_pathway_def_t *def, const Baton__V1__Envelope *in)
+{
+    if (!in->correlation_key || !*in->correlation_key)
+        return 1;
+    const char *id = correlation_id(def, in);
+    return in->tenant && id && *id && key_is(in->correlation_key, in->tenant, id);
+}
+
+/* tenant/patient when the input must be copied under it (see above), else NULL (caller frees) */
+static char *patient_copy_key(const baton_pathway_set_t *set, const Baton__V1__Envelope *in)
+{
+    const char *p = in->clinical->patient;
+    if (!in->correlation_key || !*in->correlation_key || !in->tenant || !*in->tenant || !p || !*p ||
+        key_is(in->correlation_key, in->tenant, p))
+        return NULL;
+    for (size_t i = 0; i < set->n; i++)
+        if (set->defs[i]->correlation == BATON_CORRELATE_PATIENT)
+            return baton_xasprintf("%s/%s", in->tenant, p);
+    return NULL;
+}
+
+/* Does a clinical event belong to the instance? Same tenant and the same correlation id, on
+ * that id's key: the caller may hand over more instances than the event's key. */
 static int concerns(const baton_pathway_def_t *def, const Baton__V1__InstanceState *s,
                     const Baton__V1__Envelope *in)
 {
-    const char *id = def->correlation == BATON_CORRELATE_PATIENT ? in->clinical->patient
-                                                                 : in->clinical->encounter;
+    const char *id = correlation_id(def, in);
     const char *mine = def->correlation == BATON_CORRELATE_PATIENT ? s->patient : s->encounter;
-    return in->tenant && strcmp(in->tenant, s->tenant) == 0 && id && strcmp(id, mine) == 0;
+    return in->tenant && strcmp(in->tenant, s->tenant) == 0 && id && strcmp(id, mine) == 0 &&
+           on_key(def, in);
 }
 
 /* Clinical input: existing instances first (completion, cancel), then triggers. */
@@ -97,6 +144,8 @@ static int step_clinical(const baton_pathway_set_t *set, work_t *w, baton_pathwa
     const baton_pathway_def_t *defs[TRIGGERS_MAX];
     size_t nd = baton_pathway_match_triggers(set, m->in, defs, TRIGGERS_MAX);
     for (size_t k = 0; k < nd && k < TRIGGERS_MAX; k++) {
+        if (!on_key(defs[k], m->in))
+            continue; /* started from its copy under tenant/patient */
         char *key = baton_pathway_correlation_key(defs[k], m->in);
         char id[BATON_ID_LEN];
         char *purpose = baton_xasprintf("instance:%s", defs[k]->id);
@@ -141,6 +190,10 @@ static int step_clinical(const baton_pathway_set_t *set, work_t *w, baton_pathwa
         if (m->rc)
             return m->rc;
     }
+    char *copy_key = patient_copy_key(set, m->in);
+    if (copy_key)
+        baton_pathway__rekeyed_copy(m, copy_key);
+    free(copy_key);
     return 0;
 }
 

@@ -80,8 +80,8 @@ static int open_clients(router_t *r)
     }
     /* the output topics' metadata now, not with the first batch (a second or so) */
     static const char *const outs[] = {BATON_TOPIC_LIFECYCLE, BATON_TOPIC_NOTIFY,
-                                       BATON_TOPIC_TIMERS, BATON_TOPIC_DLQ};
-    if (baton_kafka_producer_warm(r->producer, outs, 4, 3000, err, sizeof err) != 0)
+                                       BATON_TOPIC_TIMERS, BATON_TOPIC_DLQ, BATON_TOPIC_INBOUND};
+    if (baton_kafka_producer_warm(r->producer, outs, 5, 3000, err, sizeof err) != 0)
         LOG_WARN("output topics not known yet: %s", err);
     baton_kafka_conf_set_rebalance_cb(kc, router_on_rebalance, r);
     if (!(r->consumer = baton_kafka_consumer_new(kc, cfg.group_id, err, sizeof err))) {

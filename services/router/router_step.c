@@ -95,14 +95,18 @@ void router_dead_letter(router_batch_t *b, router_input_t *in, const char *reaso
 
 /* ---------------------------------------------------------------- what an input concerns */
 
-/* The correlation keys a clinical event may concern: its own, tenant/encounter and
- * tenant/patient (pathways correlate by either). Up to 3 fresh strings (caller frees). */
-static size_t clinical_keys(const Baton__V1__Envelope *e, char *out[3])
+/* The correlation keys a clinical event may concern: its own (the machine applies an event
+ * only on the key it came with: "Events of one patient" in libs/pathway/pathway_step.c), or,
+ * for an event without one, tenant/encounter and tenant/patient. Up to 2 fresh strings
+ * (caller frees). */
+static size_t clinical_keys(const Baton__V1__Envelope *e, char *out[2])
 {
     size_t n = 0;
     const char *t = e->tenant ? e->tenant : "";
-    if (e->correlation_key && *e->correlation_key)
+    if (e->correlation_key && *e->correlation_key) {
         out[n++] = baton_xstrdup(e->correlation_key);
+        return n;
+    }
     const char *ids[2] = {e->clinical->encounter, e->clinical->patient};
     for (int i = 0; i < 2; i++) {
         if (!*t || !ids[i] || !*ids[i])
@@ -159,7 +163,7 @@ static void wants(const router_input_t *in, strv_t *keys, strv_t *ids, strv_t *t
     if (in->skip || !e)
         return;
     if (e->body_case == BATON__V1__ENVELOPE__BODY_CLINICAL && e->clinical) {
-        char *k[3];
+        char *k[2];
         size_t n = clinical_keys(e, k);
         for (size_t i = 0; i < n; i++)
             strv_push(keys, k[i]);
@@ -206,7 +210,7 @@ static void states_of(router_batch_t *b, const Baton__V1__Envelope *e, states_t 
 {
     router_cache_t *c = &b->r->cache;
     if (e->body_case == BATON__V1__ENVELOPE__BODY_CLINICAL && e->clinical) {
-        char *k[3];
+        char *k[2];
         size_t n = clinical_keys(e, k);
         for (size_t i = 0; i < n; i++) {
             router_idlist_t *l = router_map_get(&c->corr, k[i]);

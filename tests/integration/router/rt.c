@@ -13,9 +13,10 @@
 #include "baton/roster.h"
 #include "test.h"
 
+/* and baton.inbound.v1: the test's own inputs, and clinical events the router re-keyed */
 static const char *const out_topics[] = {BATON_TOPIC_LIFECYCLE, BATON_TOPIC_NOTIFY,
-                                         BATON_TOPIC_TIMERS, BATON_TOPIC_DLQ};
-#define NTOPICS 4
+                                         BATON_TOPIC_TIMERS, BATON_TOPIC_DLQ, BATON_TOPIC_INBOUND};
+#define NTOPICS 5
 
 struct rt_reader {
     rd_kafka_t *rk;
@@ -64,6 +65,8 @@ static void reader_take(rt_reader_t *r, rd_kafka_message_t *m)
     ASSERT_TRUE(ti < NTOPICS);
     char err[128];
     Baton__V1__Envelope *env = baton_kafka_envelope_unpack(m->payload, m->len, err, sizeof err);
+    if (!env && strcmp(topic, BATON_TOPIC_INBOUND) == 0)
+        return; /* a test's deliberately broken input */
     if (!env)
         TEST_FAIL("%s offset %lld is not an envelope: %s", topic, (long long)m->offset, err);
     if (r->t[ti].n == r->t[ti].cap) {

@@ -91,32 +91,29 @@ void pw_world_free(pw_world_t *w)
     baton_pathway_set_free(w->set);
 }
 
-int pw_step(pw_world_t *w, Baton__V1__Envelope *in)
+/* One input through baton_pathway_step or _inplace; outputs appended to w->out. */
+static int step_once(pw_world_t *w, Baton__V1__Envelope *in, int inplace)
 {
-    baton_outputs_free(&w->out);
-    baton_pathway_group_t g;
     char err[256] = "";
-    int rc = baton_pathway_step(w->set, w->st, w->n, in, &w->res, &g, &w->out, err, sizeof(err));
-    protobuf_c_message_free_unpacked(&in->base, NULL);
-    if (rc)
-        return rc;
-    for (size_t i = 0; i < w->n; i++)
-        baton_pathway_state_free(w->st[i]);
-    free(w->st);
-    w->st = g.states;
-    w->n = g.n;
-    free(g.changed);
-    return 0;
-}
-
-int pw_step_inplace(pw_world_t *w, Baton__V1__Envelope *in)
-{
-    baton_outputs_free(&w->out);
+    int rc;
+    if (!inplace) {
+        baton_pathway_group_t g;
+        rc = baton_pathway_step(w->set, w->st, w->n, in, &w->res, &g, &w->out, err, sizeof(err));
+        protobuf_c_message_free_unpacked(&in->base, NULL);
+        if (rc)
+            return rc;
+        for (size_t i = 0; i < w->n; i++)
+            baton_pathway_state_free(w->st[i]);
+        free(w->st);
+        w->st = g.states;
+        w->n = g.n;
+        free(g.changed);
+        return 0;
+    }
     baton_pathway_group_t fresh;
-    char err[256] = "";
     int *changed = baton_xcalloc(w->n + 1, sizeof(int));
-    int rc = baton_pathway_step_inplace(w->set, w->st, w->n, in, &w->res, changed, &fresh, &w->out,
-                                        err, sizeof(err));
+    rc = baton_pathway_step_inplace(w->set, w->st, w->n, in, &w->res, changed, &fresh, &w->out, err,
+                                    sizeof(err));
     protobuf_c_message_free_unpacked(&in->base, NULL);
     free(changed);
     if (rc)
@@ -127,6 +124,36 @@ int pw_step_inplace(pw_world_t *w, Baton__V1__Envelope *in)
     free(fresh.states);
     free(fresh.changed);
     return 0;
+}
+
+/* The input, then, as the router of their partition would, every clinical event it copied
+ * onto baton.inbound.v1 (re-keyed by patient); their outputs follow the input's in w->out. */
+static int step_all(pw_world_t *w, Baton__V1__Envelope *in, int inplace)
+{
+    baton_outputs_free(&w->out);
+    int rc = step_once(w, in, inplace);
+    for (size_t i = 0; rc == 0 && i < w->out.n; i++) {
+        if (strcmp(w->out.items[i].topic, BATON_TOPIC_INBOUND) != 0)
+            continue;
+        size_t len = protobuf_c_message_get_packed_size(&w->out.items[i].env->base);
+        uint8_t *buf = baton_xmalloc(len + 1);
+        protobuf_c_message_pack(&w->out.items[i].env->base, buf);
+        Baton__V1__Envelope *copy = baton__v1__envelope__unpack(NULL, len, buf);
+        free(buf);
+        ASSERT_NOT_NULL(copy);
+        rc = step_once(w, copy, inplace);
+    }
+    return rc;
+}
+
+int pw_step(pw_world_t *w, Baton__V1__Envelope *in)
+{
+    return step_all(w, in, 0);
+}
+
+int pw_step_inplace(pw_world_t *w, Baton__V1__Envelope *in)
+{
+    return step_all(w, in, 1);
 }
 
 static Baton__V1__Envelope *envelope(const char *id, int64_t t, const char *encounter)

@@ -36,7 +36,9 @@ void pw_roster_remove(pw_roster_t *r, const char *role);
 /* dir_or_file: a directory (load_dir) or one file (load_file). Adds the default roster. */
 void pw_world_init(pw_world_t *w, const char *dir_or_file);
 void pw_world_free(pw_world_t *w);
-/* Run one input (consumed). Returns the step's rc; on success the world holds the new group. */
+/* Run one input (consumed). Returns the step's rc; on success the world holds the new group.
+ * Clinical events the step copies onto baton.inbound.v1 (re-keyed by patient) are run next,
+ * as the router would; w->out holds the input's outputs, then theirs. */
 int pw_step(pw_world_t *w, Baton__V1__Envelope *in);
 /* The same with baton_pathway_step_inplace (the router's way): the world's states change in
  * place, new instances are appended. */

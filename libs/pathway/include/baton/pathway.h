@@ -170,6 +170,7 @@ typedef struct {
 #define BATON_TOPIC_LIFECYCLE "baton.lifecycle.v1"
 #define BATON_TOPIC_NOTIFY "baton.notify.v1"
 #define BATON_TOPIC_TIMERS "baton.timers.v1"
+#define BATON_TOPIC_INBOUND "baton.inbound.v1" /* a clinical event re-keyed by patient */
 
 typedef struct {
     const char *topic;        /* one of BATON_TOPIC_* (static) */
