@@ -91,6 +91,17 @@ void pw_world_free(pw_world_t *w)
     baton_pathway_set_free(w->set);
 }
 
+Baton__V1__Envelope *pw_env_dup(const Baton__V1__Envelope *e)
+{
+    size_t len = protobuf_c_message_get_packed_size(&e->base);
+    uint8_t *buf = baton_xmalloc(len + 1);
+    protobuf_c_message_pack(&e->base, buf);
+    Baton__V1__Envelope *d = baton__v1__envelope__unpack(NULL, len, buf);
+    free(buf);
+    ASSERT_NOT_NULL(d);
+    return d;
+}
+
 /* One input through baton_pathway_step or _inplace; outputs appended to w->out. */
 static int step_once(pw_world_t *w, Baton__V1__Envelope *in, int inplace)
 {
@@ -135,13 +146,7 @@ static int step_all(pw_world_t *w, Baton__V1__Envelope *in, int inplace)
     for (size_t i = 0; rc == 0 && i < w->out.n; i++) {
         if (strcmp(w->out.items[i].topic, BATON_TOPIC_INBOUND) != 0)
             continue;
-        size_t len = protobuf_c_message_get_packed_size(&w->out.items[i].env->base);
-        uint8_t *buf = baton_xmalloc(len + 1);
-        protobuf_c_message_pack(&w->out.items[i].env->base, buf);
-        Baton__V1__Envelope *copy = baton__v1__envelope__unpack(NULL, len, buf);
-        free(buf);
-        ASSERT_NOT_NULL(copy);
-        rc = step_once(w, copy, inplace);
+        rc = step_once(w, pw_env_dup(w->out.items[i].env), inplace);
     }
     return rc;
 }

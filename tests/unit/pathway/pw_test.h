@@ -44,6 +44,8 @@ int pw_step(pw_world_t *w, Baton__V1__Envelope *in);
  * place, new instances are appended. */
 int pw_step_inplace(pw_world_t *w, Baton__V1__Envelope *in);
 
+/* A deep copy of e (pack + unpack; free with protobuf_c_message_free_unpacked). */
+Baton__V1__Envelope *pw_env_dup(const Baton__V1__Envelope *e);
 /* attrs: "key=value" strings, NULL-terminated. */
 Baton__V1__Envelope *pw_clinical(const char *id, const char *type, int64_t t, const char *encounter,
                                  ...);

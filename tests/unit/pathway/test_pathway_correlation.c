@@ -28,17 +28,6 @@ static int raw_step(pw_world_t *w, Baton__V1__Envelope *in, baton_pathway_group_
     return rc;
 }
 
-static Baton__V1__Envelope *dup_env(const Baton__V1__Envelope *e)
-{
-    size_t len = protobuf_c_message_get_packed_size(&e->base);
-    uint8_t *buf = baton_xmalloc(len + 1);
-    protobuf_c_message_pack(&e->base, buf);
-    Baton__V1__Envelope *d = baton__v1__envelope__unpack(NULL, len, buf);
-    free(buf);
-    ASSERT_NOT_NULL(d);
-    return d;
-}
-
 TEST(pathway_patient_event_copied_under_patient_key)
 {
     pw_world_t w;
@@ -65,7 +54,7 @@ TEST(pathway_patient_event_copied_under_patient_key)
     ASSERT_EQ_STR(c->clinical->patient, "P1");
     ASSERT_EQ_STR(c->clinical->encounter, "E1");
     ASSERT_EQ_STR(c->clinical->event_type, "referral.requested");
-    Baton__V1__Envelope *copy = dup_env(c);
+    Baton__V1__Envelope *copy = pw_env_dup(c);
 
     /* the same input again gives the same copy (a replay after a crash) */
     baton_outputs_t again = BATON_OUTPUTS_INIT;
@@ -87,7 +76,7 @@ TEST(pathway_patient_event_copied_under_patient_key)
     for (size_t i = 0; i < w.out.n; i++)
         ASSERT_TRUE(strcmp(w.out.items[i].topic, BATON_TOPIC_INBOUND) != 0);
     /* and a second delivery of the copy changes nothing */
-    ASSERT_EQ_INT(pw_step(&w, dup_env(out.items[0].env)), 0);
+    ASSERT_EQ_INT(pw_step(&w, pw_env_dup(out.items[0].env)), 0);
     ASSERT_EQ_INT(w.n, 1);
     ASSERT_EQ_INT(w.out.n, 0);
     free(copy_id);
