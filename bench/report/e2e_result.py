@@ -29,6 +29,35 @@ def read(path):
         return ""
 
 
+def commandstats(text):
+    """INFO commandstats → {command: (calls, usec)}"""
+    out = {}
+    for line in text.splitlines():
+        if not line.startswith("cmdstat_"):
+            continue
+        name, _, rest = line[len("cmdstat_"):].partition(":")
+        kv = dict(x.split("=", 1) for x in rest.split(",") if "=" in x)
+        try:
+            out[name] = (int(kv["calls"]), int(kv["usec"]))
+        except (KeyError, ValueError):
+            pass
+    return out
+
+
+def redis_commands(before, after, events):
+    """Per event of the phase, by Redis command (most CPU first): calls and µs inside Redis."""
+    a, b = commandstats(before), commandstats(after)
+    if not b or not events:
+        return {}
+    rows = []
+    for name, (calls, usec) in b.items():
+        c0, u0 = a.get(name, (0, 0))
+        if calls > c0:
+            rows.append((usec - u0, calls - c0, name))
+    rows.sort(reverse=True)
+    return {name: {"calls": round(c / events, 2), "us": round(u / events, 2)} for u, c, name in rows[:12]}
+
+
 def phase_breakdown(work, phase, events):
     a, b = os.path.join(work, "scrape", phase + "-start"), os.path.join(work, "scrape", phase + "-end")
     out = {"histograms": {}, "cpu_s": {}, "cpu_us_per_event": {}, "counters": {}}
@@ -49,6 +78,10 @@ def phase_breakdown(work, phase, events):
             d = prom.counter_delta(before, after, c)
             if d:
                 out["counters"][c] = int(d)
+    rc = redis_commands(read(os.path.join(a, "redis-commandstats.txt")),
+                        read(os.path.join(b, "redis-commandstats.txt")), events)
+    if rc:
+        out["redis_commands_per_event"] = rc
     ca, cb = load_json(os.path.join(a, "cpu.json"), {}), load_json(os.path.join(b, "cpu.json"), {})
     wall = cb.get("_time", 0) - ca.get("_time", 0)
     out["wall_s"] = round(wall, 2)

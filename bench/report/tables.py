@@ -239,6 +239,15 @@ def e2e_where(d, series_rows=()):
                      f"{100 * s / tot:.0f}% |")
         L.append(f"| **total** | {fmt(b.get('cpu_s_total'))} | "
                  f"{fmt(sum(b['cpu_us_per_event'].values()))} | |")
+        rc = b.get("redis_commands_per_event") or {}
+        if rc:
+            L.append(f"\n**Redis by command, {ph} phase** (INFO commandstats, difference over the "
+                     "phase, per event; µs measured inside Redis — a script's or EXEC's time "
+                     "includes the commands it runs, which are also listed on their own):\n")
+            L.append("| command | calls per event | µs per event |")
+            L.append("|---|---|---|")
+            for name, v in rc.items():
+                L.append(f"| {name} | {fmt(v['calls'])} | {fmt(v['us'])} |")
         hs = b.get("histograms") or {}
         if hs:
             L.append(f"\n**Per-service latency histograms, {ph} phase** (from each service's "
