@@ -242,6 +242,14 @@ char *baton_pathway_correlation_key(const baton_pathway_def_t *def, const Baton_
     return baton_xasprintf("%s/%s", env->tenant, id);
 }
 
+void baton_pathway_instance_id(const baton_pathway_def_t *def, const char *event_id,
+                               char out[BATON_ID_LEN])
+{
+    char *purpose = baton_xasprintf("instance:%s", def->id);
+    baton_derived_id(event_id, purpose, out);
+    free(purpose);
+}
+
 size_t baton_pathway_match_triggers(const baton_pathway_set_t *set, const Baton__V1__Envelope *env,
                                     const baton_pathway_def_t **out, size_t cap)
 {

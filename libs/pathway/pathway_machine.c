@@ -309,9 +309,7 @@ void baton_pathway__new_instance(baton_mctx_t *m, const char *key)
     Baton__V1__InstanceState *s = baton_xmalloc(sizeof(*s));
     baton__v1__instance_state__init(s);
     char id[BATON_ID_LEN];
-    char *purpose = baton_xasprintf("instance:%s", def->id);
-    baton_derived_id(in->id, purpose, id);
-    free(purpose);
+    baton_pathway_instance_id(def, in->id, id);
     s->instance_id = baton_xstrdup(id);
     s->pathway = baton_xstrdup(def->id);
     s->pathway_version = def->version;

@@ -148,9 +148,7 @@ static int step_clinical(const baton_pathway_set_t *set, work_t *w, baton_pathwa
             continue; /* started from its copy under tenant/patient */
         char *key = baton_pathway_correlation_key(defs[k], m->in);
         char id[BATON_ID_LEN];
-        char *purpose = baton_xasprintf("instance:%s", defs[k]->id);
-        baton_derived_id(m->in->id, purpose, id);
-        free(purpose);
+        baton_pathway_instance_id(defs[k], m->in->id, id);
         Baton__V1__InstanceState *active = NULL;
         int replay = 0;
         for (size_t i = 0; i < g->n; i++) {

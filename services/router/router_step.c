@@ -156,8 +156,26 @@ static void strv_free(strv_t *s)
     s->n = 0;
 }
 
+#define TRIGGERS_MAX 64
+
+/* The ids of the instances a clinical event starts as a trigger (up to TRIGGERS_MAX): loaded
+ * with the input whatever their status, so that a trigger delivered again after its instance
+ * closed (and left its correlation set) is seen as the replay it is. */
+static size_t trigger_instances(const baton_pathway_set_t *set, const Baton__V1__Envelope *e,
+                                char ids[TRIGGERS_MAX][BATON_ID_LEN])
+{
+    const baton_pathway_def_t *defs[TRIGGERS_MAX];
+    size_t n = baton_pathway_match_triggers(set, e, defs, TRIGGERS_MAX);
+    if (n > TRIGGERS_MAX)
+        n = TRIGGERS_MAX;
+    for (size_t i = 0; i < n; i++)
+        baton_pathway_instance_id(defs[i], e->id, ids[i]);
+    return n;
+}
+
 /* Queue what input `in` needs loaded into the three lists. */
-static void wants(const router_input_t *in, strv_t *keys, strv_t *ids, strv_t *tasks)
+static void wants(const baton_pathway_set_t *set, const router_input_t *in, strv_t *keys,
+                  strv_t *ids, strv_t *tasks)
 {
     const Baton__V1__Envelope *e = in->env;
     if (in->skip || !e)
@@ -167,6 +185,10 @@ static void wants(const router_input_t *in, strv_t *keys, strv_t *ids, strv_t *t
         size_t n = clinical_keys(e, k);
         for (size_t i = 0; i < n; i++)
             strv_push(keys, k[i]);
+        char tid[TRIGGERS_MAX][BATON_ID_LEN];
+        n = trigger_instances(set, e, tid);
+        for (size_t i = 0; i < n; i++)
+            strv_push(ids, baton_xstrdup(tid[i]));
         return;
     }
     const char *iid, *tid;
@@ -181,7 +203,7 @@ static int load_for(router_batch_t *b, router_input_t *const *ins, size_t n)
 {
     strv_t keys = {0}, ids = {0}, tasks = {0};
     for (size_t i = 0; i < n; i++)
-        wants(ins[i], &keys, &ids, &tasks);
+        wants(b->r->set, ins[i], &keys, &ids, &tasks);
     int rc = router_store_load(b->r->redis, &b->r->cache, b->gen, keys.v, keys.n, ids.v, ids.n,
                                tasks.v, tasks.n, b->err, sizeof b->err);
     strv_free(&keys);
@@ -220,6 +242,13 @@ static void states_of(router_batch_t *b, const Baton__V1__Envelope *e, states_t 
                     states_add(out, x->st);
             }
             free(k[i]);
+        }
+        char tid[TRIGGERS_MAX][BATON_ID_LEN];
+        n = trigger_instances(b->r->set, e, tid);
+        for (size_t i = 0; i < n; i++) {
+            router_inst_t *x = router_map_get(&c->inst, tid[i]);
+            if (x && x->st)
+                states_add(out, x->st);
         }
         return;
     }

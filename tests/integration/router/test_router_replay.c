@@ -213,3 +213,36 @@ TEST(router_sigkill_mid_batch_replays_exactly)
     result_free(&clean);
     result_free(&crash);
 }
+
+/* A trigger delivered again after its instance closed (an interface engine resending an old
+ * message once ingest's idempotency window has passed) starts nothing: the instance it names
+ * is loaded whatever its status, also by a router that never saw it (fresh cache). A new
+ * trigger of the same encounter still starts a new instance. */
+TEST(router_trigger_again_after_close_starts_nothing)
+{
+    rt_t t;
+    rt_init(&t, PATHWAYS);
+    rt_router_start(&t);
+    rt_clinical(&t, "ev-1", "order.discharge", T0, "E6", "patient_class=inpatient", NULL);
+    rt_clinical(&t, "ev-2", "adt.cancel_discharge", T0 + MIN, "E6", NULL);
+    ASSERT_EQ_INT(rt_wait(&t, BATON_TOPIC_LIFECYCLE, "instance.cancelled", 1, 30000), 0);
+    rt_router_stop(&t);
+    rt_router_start(&t);
+    rt_clinical(&t, "ev-1", "order.discharge", T0 + 2 * MIN, "E6", "patient_class=inpatient", NULL);
+    /* same key, same partition: once ev-3's instance starts, the resent ev-1 was applied */
+    rt_clinical(&t, "ev-3", "order.discharge", T0 + 3 * MIN, "E6", "patient_class=inpatient", NULL);
+    ASSERT_EQ_INT(rt_wait(&t, BATON_TOPIC_LIFECYCLE, "instance.started", 2, 30000), 0);
+    rt_pump(&t, 500);
+    char first[BATON_ID_LEN], second[BATON_ID_LEN];
+    baton_derived_id("ev-1", "instance:discharge", first);
+    baton_derived_id("ev-3", "instance:discharge", second);
+    ASSERT_EQ_INT(rt_count(&t, BATON_TOPIC_LIFECYCLE, "instance.started"), 2);
+    ASSERT_EQ_STR(rt_find(&t, BATON_TOPIC_LIFECYCLE, "instance.started", NULL, 1)
+                      ->instance_started->instance_id,
+                  second);
+    Baton__V1__InstanceState *s = rt_state(&t, first);
+    ASSERT_NOT_NULL(s);
+    ASSERT_EQ_STR(s->status, "cancelled");
+    baton_pathway_state_free(s);
+    rt_free(&t);
+}

@@ -140,6 +140,11 @@ int baton_pathway_where_matches(const baton_where_t *w,
  * Returns a fresh string (caller frees) or NULL when the event lacks the id def correlates on. */
 char *baton_pathway_correlation_key(const baton_pathway_def_t *def, const Baton__V1__Envelope *env);
 
+/* The id of the instance of def that the input event event_id starts (derived from both, so
+ * a replay of the trigger names the instance it started, whatever became of it). */
+void baton_pathway_instance_id(const baton_pathway_def_t *def, const char *event_id,
+                               char out[BATON_ID_LEN]);
+
 /* The latest version of every pathway whose trigger matches env (a clinical event with a
  * tenant and the correlation id the pathway needs). Writes up to cap borrowed pointers in
  * def order; returns how many matched (may exceed cap). */
@@ -218,7 +223,10 @@ typedef struct {
 void baton_pathway_group_free(baton_pathway_group_t *g);
 
 /* Apply one input Envelope (clinical event, staff action or timer fired) to the instances
- * (states, n: every stored instance of the input's correlation key; borrowed, not modified).
+ * (states, n: every stored instance of the input's correlation key, and for a clinical event
+ * also every stored instance, whatever its status, that the event would start as a trigger —
+ * baton_pathway_instance_id — so that a trigger delivered again after its instance closed
+ * starts nothing; borrowed, not modified).
  * Clinical events start pathways whose triggers match (trigger.ignored when one is already
  * active for the key), complete `complete_on` stages and cancel on `cancel_on`; staff actions
  * and timers go to the instance they name. Inputs an instance already applied are dropped.
