@@ -140,6 +140,10 @@ void audit__refs(const Baton__V1__Envelope *e, const char **instance, const char
         i = e->notification_request->instance_id;
         t = e->notification_request->task_id;
         break;
+    case BATON__V1__ENVELOPE__BODY_NOTIFICATION_RECEIPT: /* empty in receipts before v1.1 */
+        i = e->notification_receipt->instance_id;
+        t = e->notification_receipt->task_id;
+        break;
     case BATON__V1__ENVELOPE__BODY_TIMER_FIRED:
         i = e->timer_fired->instance_id;
         t = e->timer_fired->task_id;

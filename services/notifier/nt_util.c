@@ -251,6 +251,8 @@ void nt_receipt(const nt_job_t *job, const char *channel, nt_outcome_t o, int at
         r.latency_ms = 0;
     r.error = (char *)(error ? error : "");
     r.bundle_id = (char *)(bundle_id ? bundle_id : "");
+    r.instance_id = req->instance_id;
+    r.task_id = req->task_id;
     env.body_case = BATON__V1__ENVELOPE__BODY_NOTIFICATION_RECEIPT;
     env.notification_receipt = &r;
     out_fill(out, id, BATON_TOPIC_LIFECYCLE, &env);

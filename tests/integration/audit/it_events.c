@@ -196,6 +196,7 @@ void it_add(it_seq_t *q, const it_ctx_t *c, const it_ev_t *e)
                           : BATON__V1__DELIVERY_OUTCOME__DELIVERY_OUTCOME_DELIVERED;
         nrc.attempts = e->attempts;
         nrc.latency_ms = 120;
+        nrc.instance_id = (char *)c->instance;
         env.body_case = BATON__V1__ENVELOPE__BODY_NOTIFICATION_RECEIPT;
         env.notification_receipt = &nrc;
     } else if (strcmp(t, "timer.schedule") == 0) {

@@ -435,14 +435,14 @@ TEST(readapi_instance_stages_and_audit)
 
     /* the audit trail: every event of the instance, inputs before what they caused */
     j = get_ok("/v1/instances/i-1/audit", "acme");
-    const char *want[] = {"instance.started",       "task.assigned",  "task.skipped",
-                          "notification.requested", "timer.schedule", "staff.action",
-                          "task.acknowledged",      "task.completed", "task.assigned",
-                          "task.completed",         "task.assigned",  "task.completed",
-                          "instance.completed"};
+    const char *want[] = {"instance.started",       "task.assigned",     "task.skipped",
+                          "notification.requested", "timer.schedule",    "notification.receipt",
+                          "staff.action",           "task.acknowledged", "task.completed",
+                          "task.assigned",          "task.completed",    "task.assigned",
+                          "task.completed",         "instance.completed"};
     json_t *evs = json_object_get(j, "events");
-    ASSERT_EQ_INT(json_array_size(evs), 13);
-    for (size_t i = 0; i < 13; i++) {
+    ASSERT_EQ_INT(json_array_size(evs), 14);
+    for (size_t i = 0; i < 14; i++) {
         char path[32];
         snprintf(path, sizeof path, "events.%zu.type", i);
         ASSERT_EQ_STR(str_at(j, path), want[i]);
@@ -450,11 +450,11 @@ TEST(readapi_instance_stages_and_audit)
     ASSERT_EQ_STR(str_at(j, "events.0.seq"), "1");
     ASSERT_EQ_STR(str_at(j, "events.0.prev_hash"), BATON_AUDIT_GENESIS_HASH);
     ASSERT_EQ_STR(str_at(j, "events.1.prev_hash"), str_at(j, "events.0.hash"));
-    ASSERT_EQ_STR(str_at(j, "events.6.actor"), "p-pharm");
-    ASSERT_EQ_STR(str_at(j, "events.6.topic"), "baton.lifecycle.v1");
-    ASSERT_EQ_STR(str_at(j, "events.6.occurred_at"), "2026-11-21T10:05:00.000Z");
-    ASSERT_EQ_STR(str_at(j, "events.6.event.task_acknowledged.task.status"), "accepted");
-    ASSERT_EQ_INT(strlen(str_at(j, "events.6.hash")), 64);
+    ASSERT_EQ_STR(str_at(j, "events.7.actor"), "p-pharm");
+    ASSERT_EQ_STR(str_at(j, "events.7.topic"), "baton.lifecycle.v1");
+    ASSERT_EQ_STR(str_at(j, "events.7.occurred_at"), "2026-11-21T10:05:00.000Z");
+    ASSERT_EQ_STR(str_at(j, "events.7.event.task_acknowledged.task.status"), "accepted");
+    ASSERT_EQ_INT(strlen(str_at(j, "events.7.hash")), 64);
     json_decref(j);
     stop();
 }

@@ -356,6 +356,8 @@ static void add_rec(nit_recs_t *l, const baton_kafka_message_t *m)
         r->latency_ms = x->latency_ms;
         baton_strlcpy(r->error, x->error, sizeof r->error);
         baton_strlcpy(r->bundle_id, x->bundle_id, sizeof r->bundle_id);
+        baton_strlcpy(r->instance_id, x->instance_id, sizeof r->instance_id);
+        baton_strlcpy(r->task_id, x->task_id, sizeof r->task_id);
         l->n++;
     } else if (env->body_case == BATON__V1__ENVELOPE__BODY_DEAD_LETTER) {
         const Baton__V1__DeadLetter *x = env->dead_letter;

@@ -126,6 +126,7 @@ typedef struct {
     int attempts;
     char error[160];
     char bundle_id[BATON_ID_LEN];
+    char instance_id[80], task_id[80];
     char reason[200];
     char original_event_id[80];
     size_t payload_len;

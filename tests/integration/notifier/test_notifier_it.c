@@ -60,6 +60,8 @@ TEST(notifier_it_webhook_exact_body_signature_receipt)
     expect_receipt_id(rc, "n-exact-1", "delivered", 1);
     ASSERT_EQ_STR(rc->key, "t1/enc-9");
     ASSERT_EQ_STR(rc->channel, "webhook");
+    ASSERT_EQ_STR(rc->instance_id, "inst-7"); /* the audit files the receipt under both */
+    ASSERT_EQ_STR(rc->task_id, "task-42");
     ASSERT_EQ_STR(rc->bundle_id, "");
     ASSERT_TRUE(rc->latency_ms > 0);
 
