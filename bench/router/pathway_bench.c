@@ -17,15 +17,13 @@
  *   in a baton_pathway_arena_t reset every wave (the router's batch arena). The digest must not
  *   differ.
  *
- * Built by hand against a build dir (see bench/router/README or the run script's cc line):
- *   cc -O2 -o pathway_bench bench/router/pathway_bench.c -Ilibs/core/include
- *      -Ilibs/pathway/include -IBUILD/proto/gen -LBUILD/libs/pathway -LBUILD/libs/core
- *      -LBUILD/proto -lbaton_pathway -lbaton_proto -lbaton_core -lfyaml -lprotobuf-c -lcrypto */
+ * Built with the project (bench/router/CMakeLists.txt): <build>/bin/pathway_bench. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "baton/pathway.h"
+#include "bench_inputs.h"
 
 #define T0 1800000000000LL
 #define MIN 60000LL
@@ -68,66 +66,26 @@ static int resolve(void *ctx, const char *tenant, const char *role, baton_scope_
 
 /* ---------------------------------------------------------------- inputs */
 
+#define TRACEPARENT "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
 static Baton__V1__Envelope *envelope(const char *id, const char *type, int64_t at, const char *enc)
 {
-    Baton__V1__Envelope *e = baton_xmalloc(sizeof(*e));
-    baton__v1__envelope__init(e);
-    e->id = baton_xstrdup(id);
-    e->type = baton_xstrdup(type);
-    e->tenant = baton_xstrdup("acme");
-    e->facility = baton_xstrdup("F1");
-    e->unit = baton_xstrdup("4W");
-    e->correlation_key = baton_xasprintf("acme/%s", enc);
-    e->occurred_at_ms = e->recorded_at_ms = at;
-    e->producer = baton_xstrdup("ingest");
-    e->traceparent = baton_xstrdup("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
-    e->schema_version = 1;
-    return e;
+    return bench_envelope(id, type, at, enc, TRACEPARENT);
 }
 
 static Baton__V1__Envelope *clinical(const char *id, const char *type, int64_t at, const char *enc,
                                      const char *disposition)
 {
-    Baton__V1__Envelope *e = envelope(id, type, at, enc);
-    Baton__V1__ClinicalEvent *c = baton_xmalloc(sizeof(*c));
-    baton__v1__clinical_event__init(c);
-    c->event_type = baton_xstrdup(type);
-    c->patient = baton_xasprintf("P%s", enc);
-    c->encounter = baton_xstrdup(enc);
-    const char *kv[4] = {"patient_class", "inpatient", "disposition", disposition};
-    size_t n = disposition ? 2 : 0;
-    c->attributes = baton_xcalloc(n ? n : 1, sizeof(*c->attributes));
-    for (size_t i = 0; i < n; i++) {
-        c->attributes[i] = baton_xmalloc(sizeof(**c->attributes));
-        baton__v1__clinical_event__attributes_entry__init(c->attributes[i]);
-        c->attributes[i]->key = baton_xstrdup(kv[2 * i]);
-        c->attributes[i]->value = baton_xstrdup(kv[2 * i + 1]);
-    }
-    c->n_attributes = n;
-    e->body_case = BATON__V1__ENVELOPE__BODY_CLINICAL;
-    e->clinical = c;
-    return e;
+    const char *attrs[] = {"patient_class", "inpatient", "disposition", disposition, NULL};
+    return bench_clinical(id, type, at, enc, TRACEPARENT, disposition ? attrs : NULL);
 }
 
 static Baton__V1__Envelope *staff(const char *id, int64_t at, const char *enc, const char *iid,
                                   const char *tid, Baton__V1__Action action, const char *actor,
                                   const char *role, const char *to)
 {
-    Baton__V1__Envelope *e = envelope(id, "staff.action", at, enc);
-    Baton__V1__StaffAction *a = baton_xmalloc(sizeof(*a));
-    baton__v1__staff_action__init(a);
-    a->task_id = baton_xstrdup(tid);
-    a->instance_id = baton_xstrdup(iid);
-    a->action = action;
-    a->actor = baton_xstrdup(actor);
-    a->n_actor_roles = 1;
-    a->actor_roles = baton_xmalloc(sizeof(char *));
-    a->actor_roles[0] = baton_xstrdup(role);
-    a->to_person = baton_xstrdup(to ? to : "");
-    a->note = baton_xstrdup(action == BATON__V1__ACTION__ACTION_COMMENT ? "called family" : "");
-    e->body_case = BATON__V1__ENVELOPE__BODY_STAFF_ACTION;
-    e->staff_action = a;
-    return e;
+    return bench_staff(id, at, enc, TRACEPARENT, iid, tid, action, actor, role, to,
+                       action == BATON__V1__ACTION__ACTION_COMMENT ? "called family" : NULL);
 }
 
 static Baton__V1__Envelope *timer(const char *id, const char *enc,

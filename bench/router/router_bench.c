@@ -1,5 +1,5 @@
 /* router_bench — the load generator and meters of bench/router/run, on libs/kafka, libs/redis
- * and libs/roster (built by the run script against its own Release build of the tree).
+ * and libs/roster (a target of the project; the run script builds it in its Release build).
  *
  *   router_bench prefill BOOTSTRAP REDIS_URL N [discharge|minimal]
  *       Writes the rosters, then puts N inputs on baton.inbound.v1: discharge (default): N/6
@@ -30,6 +30,7 @@
 #include "baton/kafka.h"
 #include "baton/redis.h"
 #include "baton/roster.h"
+#include "bench_inputs.h"
 
 #define T0 1800000000000LL
 #define MIN 60000LL
@@ -67,61 +68,19 @@ static void shift(baton_redis_t *r, const char *role, const char *unit, const ch
     free(json);
 }
 
-static Baton__V1__Envelope *envelope(const char *id, const char *type, int64_t at, const char *enc)
-{
-    Baton__V1__Envelope *e = baton_xmalloc(sizeof(*e));
-    baton__v1__envelope__init(e);
-    e->id = baton_xstrdup(id);
-    e->type = baton_xstrdup(type);
-    e->tenant = baton_xstrdup("acme");
-    e->facility = baton_xstrdup("F1");
-    e->unit = baton_xstrdup("4W");
-    e->correlation_key = baton_xasprintf("acme/%s", enc);
-    e->occurred_at_ms = e->recorded_at_ms = at;
-    e->producer = baton_xstrdup("ingest");
-    e->schema_version = 1;
-    return e;
-}
+static const char *const trigger_attrs[] = {"patient_class", "inpatient", NULL};
 
 static Baton__V1__Envelope *clinical(const char *id, const char *type, int64_t at, const char *enc,
                                      int trigger)
 {
-    Baton__V1__Envelope *e = envelope(id, type, at, enc);
-    Baton__V1__ClinicalEvent *c = baton_xmalloc(sizeof(*c));
-    baton__v1__clinical_event__init(c);
-    c->event_type = baton_xstrdup(type);
-    c->patient = baton_xasprintf("P%s", enc);
-    c->encounter = baton_xstrdup(enc);
-    if (trigger) {
-        c->n_attributes = 1;
-        c->attributes = baton_xmalloc(sizeof(*c->attributes));
-        c->attributes[0] = baton_xmalloc(sizeof(**c->attributes));
-        baton__v1__clinical_event__attributes_entry__init(c->attributes[0]);
-        c->attributes[0]->key = baton_xstrdup("patient_class");
-        c->attributes[0]->value = baton_xstrdup("inpatient");
-    }
-    e->body_case = BATON__V1__ENVELOPE__BODY_CLINICAL;
-    e->clinical = c;
-    return e;
+    return bench_clinical(id, type, at, enc, NULL, trigger ? trigger_attrs : NULL);
 }
 
 static Baton__V1__Envelope *staff(const char *id, int64_t at, const char *enc, const char *iid,
                                   const char *tid, Baton__V1__Action action, const char *actor,
                                   const char *role)
 {
-    Baton__V1__Envelope *e = envelope(id, "staff.action", at, enc);
-    Baton__V1__StaffAction *a = baton_xmalloc(sizeof(*a));
-    baton__v1__staff_action__init(a);
-    a->task_id = baton_xstrdup(tid);
-    a->instance_id = baton_xstrdup(iid);
-    a->action = action;
-    a->actor = baton_xstrdup(actor);
-    a->n_actor_roles = 1;
-    a->actor_roles = baton_xmalloc(sizeof(char *));
-    a->actor_roles[0] = baton_xstrdup(role);
-    e->body_case = BATON__V1__ENVELOPE__BODY_STAFF_ACTION;
-    e->staff_action = a;
-    return e;
+    return bench_staff(id, at, enc, NULL, iid, tid, action, actor, role, NULL, NULL);
 }
 
 static Baton__V1__Envelope *input(long enc_no, int step)
