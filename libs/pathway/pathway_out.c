@@ -102,6 +102,8 @@ void baton_pathway__rekeyed_copy(baton_mctx_t *m, const char *key)
      * same id, which the instances it reaches have already applied */
     const char *type = in->type && *in->type ? in->type : c->event_type;
     Baton__V1__Envelope *e = baton_pathway__env(m, BATON_TOPIC_INBOUND, type, "@patient");
+    if (!m->out->arena) /* the input's key, copied by baton_pathway__env */
+        free(e->correlation_key);
     e->correlation_key = baton_pathway__ostr(m, key);
     e->occurred_at_ms = in->occurred_at_ms;
     Baton__V1__ClinicalEvent *ce = baton_pathway__oalloc(m, sizeof(*ce));
