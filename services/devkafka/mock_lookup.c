@@ -165,6 +165,8 @@ static const void *indexed_find(const void *mpart, int64_t offset)
         return NULL;
     part_index_t *x = index_of(mpart);
     sync_index(x, mpart);
+    if (!x->n)
+        return NULL;
     const entry_t *v = x->v + x->head;
     size_t lo = 0, hi = x->n; /* the last entry whose first offset is <= offset */
     while (lo < hi) {
