@@ -162,8 +162,8 @@ typedef struct {
     nt_job_t *ho_head, *ho_tail;
     volatile int ho_n;
     char **inflight_ids; /* open-addressing set of claimed ids (in memory) */
-    size_t inflight_cap, inflight_n;
-    struct nt_write *wq, *wq_tail; /* outcomes not yet written to Redis */
+    size_t inflight_cap, inflight_n, inflight_tombs; /* tombs: deleted slots not yet reused */
+    struct nt_write *wq, *wq_tail;                   /* outcomes not yet written to Redis */
     int64_t next_house_ms, next_renew_ms;
     volatile int redis_ok;
     CURL *easy_pool[NT_EASY_POOL]; /* finished easy handles, for the next transfers */

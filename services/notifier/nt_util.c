@@ -307,7 +307,11 @@ void nt_job_free(nt_job_t *j)
     }
 }
 
-/* ---- the in-flight id set: open addressing, linear probing, tombstones ---- */
+/* ---- the in-flight id set: open addressing, linear probing, tombstones ----
+ * A lookup of an id that is not there probes until an empty slot, so tombstones (deleted
+ * slots) must not pile up: under a steady stream the set is never empty, and with tombstones
+ * kept until it was, every miss came to scan the whole table. The table is rebuilt without
+ * them once they fill a quarter of it. */
 
 static char tomb[1];
 
@@ -319,19 +323,37 @@ static size_t slot_hash(const char *id, size_t cap)
     return (size_t)(h & (cap - 1));
 }
 
-bool nt_inflight_has(nt_svc_t *s, const char *id)
+/* The slot holding id, or cap when it is not there. */
+static size_t inflight_find(const nt_svc_t *s, const char *id)
 {
-    if (!s->inflight_cap)
-        return false;
     for (size_t i = slot_hash(id, s->inflight_cap), k = 0; k < s->inflight_cap;
          k++, i = (i + 1) & (s->inflight_cap - 1)) {
         char *e = s->inflight_ids[i];
         if (!e)
-            return false;
+            break;
         if (e != tomb && strcmp(e, id) == 0)
-            return true;
+            return i;
     }
-    return false;
+    return s->inflight_cap;
+}
+
+bool nt_inflight_has(nt_svc_t *s, const char *id)
+{
+    return s->inflight_cap && inflight_find(s, id) < s->inflight_cap;
+}
+
+/* Put the (owned) id in the first free or deleted slot of its probe sequence. */
+static void inflight_put(nt_svc_t *s, char *id)
+{
+    for (size_t i = slot_hash(id, s->inflight_cap);; i = (i + 1) & (s->inflight_cap - 1)) {
+        if (!s->inflight_ids[i] || s->inflight_ids[i] == tomb) {
+            if (s->inflight_ids[i] == tomb)
+                s->inflight_tombs--;
+            s->inflight_ids[i] = id;
+            s->inflight_n++;
+            return;
+        }
+    }
 }
 
 void nt_inflight_add(nt_svc_t *s, const char *id)
@@ -343,31 +365,36 @@ void nt_inflight_add(nt_svc_t *s, const char *id)
         s->inflight_cap = cap;
         s->inflight_ids = baton_xcalloc(cap, sizeof *s->inflight_ids);
     }
-    for (size_t i = slot_hash(id, s->inflight_cap);; i = (i + 1) & (s->inflight_cap - 1)) {
-        if (!s->inflight_ids[i] || s->inflight_ids[i] == tomb) {
-            s->inflight_ids[i] = baton_xstrdup(id);
-            s->inflight_n++;
-            return;
-        }
-    }
+    inflight_put(s, baton_xstrdup(id));
+}
+
+/* Rebuild the table without its tombstones (the live ids move over). */
+static void inflight_rehash(nt_svc_t *s)
+{
+    char **old = s->inflight_ids;
+    s->inflight_ids = baton_xcalloc(s->inflight_cap, sizeof *s->inflight_ids);
+    s->inflight_n = s->inflight_tombs = 0;
+    for (size_t i = 0; i < s->inflight_cap; i++)
+        if (old[i] && old[i] != tomb)
+            inflight_put(s, old[i]);
+    free(old);
 }
 
 void nt_inflight_del(nt_svc_t *s, const char *id)
 {
     if (!s->inflight_cap)
         return;
-    for (size_t i = slot_hash(id, s->inflight_cap), k = 0; k < s->inflight_cap;
-         k++, i = (i + 1) & (s->inflight_cap - 1)) {
-        char *e = s->inflight_ids[i];
-        if (!e)
-            return;
-        if (e != tomb && strcmp(e, id) == 0) {
-            free(e);
-            s->inflight_ids[i] = tomb;
-            if (--s->inflight_n == 0) /* empty: drop the tombstones */
-                memset(s->inflight_ids, 0, s->inflight_cap * sizeof *s->inflight_ids);
-            return;
-        }
+    size_t i = inflight_find(s, id);
+    if (i == s->inflight_cap)
+        return;
+    free(s->inflight_ids[i]);
+    s->inflight_ids[i] = tomb;
+    s->inflight_tombs++;
+    if (--s->inflight_n == 0) { /* empty: drop the tombstones */
+        memset(s->inflight_ids, 0, s->inflight_cap * sizeof *s->inflight_ids);
+        s->inflight_tombs = 0;
+    } else if (s->inflight_tombs > s->inflight_cap / 4) {
+        inflight_rehash(s);
     }
 }
 
@@ -378,5 +405,5 @@ void nt_inflight_clear(nt_svc_t *s)
             free(s->inflight_ids[i]);
     free(s->inflight_ids);
     s->inflight_ids = NULL;
-    s->inflight_cap = s->inflight_n = 0;
+    s->inflight_cap = s->inflight_n = s->inflight_tombs = 0;
 }

@@ -207,4 +207,44 @@ TEST(notifier_unit_wctp_submit_request_escapes)
     baton_buf_free(&b);
 }
 
+/* The in-flight id set under a steady stream (never empty): lookups stay right, and deleted
+ * slots do not pile up — at least half the table stays empty, so a miss ends at an empty slot
+ * after a few probes instead of scanning the whole table. */
+TEST(notifier_unit_inflight_set_steady_churn)
+{
+    nt_cfg_t c = cfg_defaults();
+    c.max_inflight = 64; /* table of 256 slots */
+    nt_svc_t s;
+    memset(&s, 0, sizeof s);
+    s.cfg = &c;
+    char id[32];
+    const int live = 50, total = 100000;
+    for (int i = 0; i < total; i++) {
+        snprintf(id, sizeof id, "n-%d", i);
+        nt_inflight_add(&s, id);
+        if (i >= live) {
+            snprintf(id, sizeof id, "n-%d", i - live);
+            nt_inflight_del(&s, id);
+            ASSERT_TRUE(!nt_inflight_has(&s, id));
+        }
+        if (i % 997 == 0) {
+            size_t empty = 0;
+            for (size_t k = 0; k < s.inflight_cap; k++)
+                empty += s.inflight_ids[k] == NULL;
+            ASSERT_TRUE(empty >= s.inflight_cap / 2);
+        }
+    }
+    ASSERT_EQ_INT((int)s.inflight_n, live);
+    for (int i = total - live; i < total; i++) {
+        snprintf(id, sizeof id, "n-%d", i);
+        ASSERT_TRUE(nt_inflight_has(&s, id));
+    }
+    for (int i = total - live; i < total; i++) {
+        snprintf(id, sizeof id, "n-%d", i);
+        nt_inflight_del(&s, id);
+    }
+    ASSERT_EQ_INT((int)s.inflight_n, 0);
+    nt_inflight_clear(&s);
+}
+
 TEST_MAIN()
