@@ -159,7 +159,7 @@ def broker_note(d, series_rows):
                 f"{fmt(c1)} in the last, at the same offered rate"
                 + (", consistent with a cost that grows with what its topics hold (librdkafka's own mock "
                    "broker finds a fetch offset by walking the partition's message sets from the oldest; "
-                   "check that the devkafka log says `mock broker offset lookup: newest set first`, "
+                   "check that the devkafka log says `mock broker offset lookup: indexed`, "
                    "services/devkafka/README.md)." if c1 > 1.5 * c0 else "."))
     if k is not None:
         L.append(f"- **The development broker's CPU.** baton-devkafka (librdkafka "
