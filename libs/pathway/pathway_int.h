@@ -29,6 +29,11 @@ int baton_pathway__is_ident(const char *s);      /* [a-z0-9_]+ */
 int baton_pathway__is_event_type(const char *s); /* [a-z0-9_]+(\.[a-z0-9_]+)* */
 const char *baton_pathway__scope_name(baton_scope_t s);
 
+/* ---- correlation (pathway_load.c): the id of a clinical event def correlates by (its
+ * patient or its encounter; may be NULL or empty) */
+const char *baton_pathway__correlation_id(const baton_pathway_def_t *def,
+                                          const Baton__V1__Envelope *env);
+
 /* ---- attribute helpers */
 const char *baton_pathway__attr_get(const Baton__V1__InstanceState *s, const char *key);
 int baton_pathway__where_state(const baton_where_t *w, const Baton__V1__InstanceState *s);

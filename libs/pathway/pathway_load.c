@@ -230,13 +230,19 @@ int baton_pathway__where_state(const baton_where_t *w, const Baton__V1__Instance
     return 1;
 }
 
+const char *baton_pathway__correlation_id(const baton_pathway_def_t *def,
+                                          const Baton__V1__Envelope *env)
+{
+    return def->correlation == BATON_CORRELATE_PATIENT ? env->clinical->patient
+                                                       : env->clinical->encounter;
+}
+
 char *baton_pathway_correlation_key(const baton_pathway_def_t *def, const Baton__V1__Envelope *env)
 {
     if (!env || env->body_case != BATON__V1__ENVELOPE__BODY_CLINICAL || !env->tenant ||
         !*env->tenant)
         return NULL;
-    const Baton__V1__ClinicalEvent *c = env->clinical;
-    const char *id = def->correlation == BATON_CORRELATE_PATIENT ? c->patient : c->encounter;
+    const char *id = baton_pathway__correlation_id(def, env);
     if (!id || !*id)
         return NULL;
     return baton_xasprintf("%s/%s", env->tenant, id);

@@ -89,18 +89,12 @@ static int key_is(const char *key, const char *tenant, const char *id)
     return strncmp(key, tenant, tl) == 0 && key[tl] == '/' && strcmp(key + tl + 1, id) == 0;
 }
 
-static const char *correlation_id(const baton_pathway_def_t *def, const Baton__V1__Envelope *in)
-{
-    return def->correlation == BATON_CORRELATE_PATIENT ? in->clinical->patient
-                                                       : in->clinical->encounter;
-}
-
 /* Is the input on the key def correlates it by? */
 static int on_key(const baton_pathway_def_t *def, const Baton__V1__Envelope *in)
 {
     if (!in->correlation_key || !*in->correlation_key)
         return 1;
-    const char *id = correlation_id(def, in);
+    const char *id = baton_pathway__correlation_id(def, in);
     return in->tenant && id && *id && key_is(in->correlation_key, in->tenant, id);
 }
 
@@ -122,7 +116,7 @@ static char *patient_copy_key(const baton_pathway_set_t *set, const Baton__V1__E
 static int concerns(const baton_pathway_def_t *def, const Baton__V1__InstanceState *s,
                     const Baton__V1__Envelope *in)
 {
-    const char *id = correlation_id(def, in);
+    const char *id = baton_pathway__correlation_id(def, in);
     const char *mine = def->correlation == BATON_CORRELATE_PATIENT ? s->patient : s->encounter;
     return in->tenant && strcmp(in->tenant, s->tenant) == 0 && id && strcmp(id, mine) == 0 &&
            on_key(def, in);
