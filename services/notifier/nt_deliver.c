@@ -88,11 +88,13 @@ static int flush_writes(nt_svc_t *s)
         s->redis_ok = rc != BATON_EUNAVAIL ? s->redis_ok : 0;
         return rc;
     }
-    nt_out_t *outs = NULL;
+    nt_out_t *outs = NULL, **tail = &outs; /* the writes' entries, in order, in one list */
     while (s->wq) {
         nt_write_t *w = s->wq;
         s->wq = w->next;
-        outs = nt_out_chain(outs, w->outs);
+        *tail = w->outs;
+        while (*tail)
+            tail = &(*tail)->next;
         if (!w->finish && w->due_ms < s->next_claim_ms) /* a retry: look again then */
             s->next_claim_ms = w->due_ms;
         nt_inflight_del(s, w->job->id);

@@ -274,7 +274,7 @@ static void setup_direct(harness_pg_t *pg)
     ASSERT_NOT_NULL(admin);
     int applied = 0;
     ASSERT_EQ_INT(baton_audit_migrate(admin, &applied), 0);
-    ASSERT_EQ_INT(applied, 3);
+    ASSERT_EQ_INT(applied, 4);
     baton_pg_free(admin);
     char *wdsn = it_role_dsn(pg, BATON_AUDIT_WRITER_ROLE);
     baton_pg_t *w = baton_pg_new(wdsn, err, sizeof err);
