@@ -9,6 +9,7 @@
 #include "baton/log.h"
 #ifdef BATON_DEVKAFKA_LOOKUP
 #include "mock_lookup.h"
+#include "mock_retention.h"
 #endif
 
 #include <librdkafka/rdkafka.h>
@@ -30,6 +31,7 @@ static const char *const baton_topics[] = {"baton.inbound.v1",   "baton.timers.v
 static struct {
     long long brokers;
     long long partitions;
+    long long retention_mb;
     char *bootstrap_file;
     char *log_level;
     char *debug;
@@ -40,6 +42,10 @@ static const baton_config_opt_t opts[] = {
      &cfg.brokers},
     {"partitions", "BATON_DEVKAFKA_PARTITIONS", BATON_CFG_INT, "4", 1, 256,
      "partitions of each pre-created baton.* topic", &cfg.partitions},
+    {"retention_mb", "BATON_DEVKAFKA_RETENTION_MB", BATON_CFG_INT, "1024", 0, 1048576,
+     "MiB each partition keeps before its oldest messages are dropped (held in memory; 0 = "
+     "librdkafka's own, about 5 MB, which a consumer behind by more skips)",
+     &cfg.retention_mb},
     {"bootstrap_file", "BATON_DEVKAFKA_BOOTSTRAP_FILE", BATON_CFG_STR, "", 0, 0,
      "write the bootstrap list here (atomically) once the brokers listen", &cfg.bootstrap_file},
     {"log_level", "BATON_LOG_LEVEL", BATON_CFG_STR, "info", 0, 0, "debug | info | warn | error",
@@ -170,6 +176,7 @@ static void announce(const char *bootstrap)
     baton_log_kv(&f, "bootstrap", bootstrap);
     baton_log_kv_int(&f, "brokers", cfg.brokers);
     baton_log_kv_int(&f, "partitions", cfg.partitions);
+    baton_log_kv_int(&f, "retention_mb", cfg.retention_mb);
     baton_log_write(BATON_LOG_INFO, f.data, "devkafka ready");
     baton_buf_free(&f);
 }
@@ -231,6 +238,13 @@ int main(int argc, char **argv)
     install_signals();
 
     int exit_code = 1;
+#ifdef BATON_DEVKAFKA_LOOKUP
+    devkafka_mock_retention_set((size_t)cfg.retention_mb * 1024 * 1024);
+#else
+    if (cfg.retention_mb)
+        LOG_WARN("mock broker retention: librdkafka's own, about 5 MB per partition (built "
+                 "without librdkafka.a)");
+#endif
     rd_kafka_mock_cluster_t *mc = NULL;
     rd_kafka_t *rk = make_handle(err, sizeof err);
     if (!rk)
