@@ -91,7 +91,7 @@ static void measure(audit_lag_t *l)
         if (!snap[i].topic)
             continue;
         double sum = 0;
-        bool any = false;
+        bool failed = false; /* an assigned partition not measured: keep the last value */
         for (size_t j = i; j < n; j++) {
             if (!snap[j].topic || strcmp(snap[j].topic, snap[i].topic) != 0)
                 continue;
@@ -101,15 +101,18 @@ static void measure(audit_lag_t *l)
                                                  2000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
                 int64_t pos = snap[j].next >= 0 ? snap[j].next : lo;
                 sum += hi > pos ? (double)(hi - pos) : 0;
-                any = true;
+            } else if (snap[j].assigned) {
+                failed = true;
             }
             if (j != i) {
                 free(snap[j].topic);
                 snap[j].topic = NULL;
             }
         }
-        baton_gauge_t *g = baton_metrics_gauge_child(l->fam, snap[i].topic);
-        baton_gauge_set(g, any ? sum : 0);
+        /* a partition that could not be measured would undercount the lag (a busy broker
+         * looks like a caught-up audit): the gauge keeps its last value instead */
+        if (!failed)
+            baton_gauge_set(baton_metrics_gauge_child(l->fam, snap[i].topic), sum);
         free(snap[i].topic);
         snap[i].topic = NULL;
     }
