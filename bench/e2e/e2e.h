@@ -47,6 +47,8 @@ typedef struct {
     _Atomic uint64_t deliveries, duplicates, unknown, bad;
     _Atomic uint64_t accepted; /* events ingest accepted (all phases) */
     _Atomic int running;
+    /* the audit watch (e2e_audit.c): baton-audit's consumer lag, -1 = not known */
+    _Atomic long long audit_lag, audit_lag_max;
 } e2e_t;
 
 /* ---- e2e_map.c ---- */
@@ -75,6 +77,7 @@ typedef struct {
     bool max;            /* as fast as the answers come (closed loop) instead of a schedule */
     size_t max_inflight; /* max mode: accepted but not yet delivered events allowed (0 = no cap) */
     size_t first_seq;    /* sequence numbers start here */
+    long long max_audit_lag; /* max mode: hold sending while e->audit_lag is above (0 = no cap) */
 } e2e_load_cfg_t;
 
 typedef struct {
@@ -87,6 +90,12 @@ typedef struct {
 int e2e_load_run(e2e_t *e, const e2e_load_cfg_t *cfg, e2e_load_result_t *out);
 /* One event with a blocking request: 0 on 202. Used for the probe and the warm-up. */
 int e2e_post_one(e2e_t *e, size_t seq);
+
+/* ---- e2e_audit.c: the audit watch ---- */
+typedef struct e2e_audit e2e_audit_t;
+/* Read baton-audit's /metrics on 127.0.0.1:port every interval_ms; NULL on failure. */
+e2e_audit_t *e2e_audit_start(e2e_t *e, int port, int interval_ms);
+void e2e_audit_stop(e2e_audit_t *w);
 
 /* ---- e2e_baseline.c ---- */
 /* Raw librdkafka: per round, produce n messages of size bytes to a new topic "<prefix>.<r>"

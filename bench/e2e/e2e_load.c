@@ -250,9 +250,11 @@ static void *max_worker(void *arg)
     c->fd = -1;
     baton_buf_t b = BATON_BUF_INIT, body = BATON_BUF_INIT;
     while (baton_mono_ns() < stop) {
-        /* back-pressure: the pipeline's sustained rate, not a backlog the broker cannot hold */
-        while (w->cfg->max_inflight &&
-               atomic_load(&e->accepted) - atomic_load(&e->deliveries) > w->cfg->max_inflight &&
+        /* back-pressure: the pipeline's sustained rate, not a backlog the broker cannot hold
+         * (and in the audited phase, not a backlog the audit trail cannot catch up with) */
+        while (((w->cfg->max_inflight &&
+                 atomic_load(&e->accepted) - atomic_load(&e->deliveries) > w->cfg->max_inflight) ||
+                (w->cfg->max_audit_lag && atomic_load(&e->audit_lag) > w->cfg->max_audit_lag)) &&
                baton_mono_ns() < stop)
             sleep_until(baton_mono_ns() + 1000000);
         if (baton_mono_ns() >= stop)

@@ -3,12 +3,16 @@
  *   e2e_bench baseline BOOTSTRAP N SIZE ROUNDS
  *       raw librdkafka produce → consume (JSON on stdout)
  *   e2e_bench run [--option value]...
- *       webhook receiver + probe + a fixed-rate phase + a max-rate phase; JSON summary to
- *       --json, per-second series (CSV) to --series. Options: --host --port --key --tenant
- *       --prefix --pathway --type --facilities --sink-port --rate --fixed-seconds --warmup-seconds
- *       --conns --max-seconds --max-conns --batch --max-inflight --max-warmup-seconds
- *       --drain-seconds --hook (a command run as "CMD <phase>-start" / "CMD <phase>-end" around
- *       each phase, after its drain: bench/e2e/run scrapes the services' /metrics there)
+ *       webhook receiver + probe + a fixed-rate phase + a max-rate phase, and with --audit-port
+ *       (baton-audit's ops port) an "audited" max-rate phase that also holds its sending while
+ *       the audit's consumer lag is above --max-audit-lag messages (the rate the audit trail
+ *       keeps up with; before it, the audit catches up on the max phase's backlog); JSON
+ *       summary to --json, per-second series (CSV) to --series. Options: --host --port --key
+ *       --tenant --prefix --pathway --type --facilities --sink-port --rate --fixed-seconds
+ *       --warmup-seconds --conns --max-seconds --max-conns --batch --max-inflight
+ *       --max-warmup-seconds --drain-seconds --audit-port --max-audit-lag --audit-interval-ms
+ *       --audited-seconds --hook (a command run as "CMD <phase>-start" / "CMD <phase>-end"
+ *       around each phase, after its drain: bench/e2e/run scrapes the services' /metrics there)
  *
  * Exit status: 0 when the run completed (targets are judged by the report), 1 when it could not
  * measure (no webhook for the probe event, ingest unreachable). */
@@ -23,7 +27,8 @@
 typedef struct {
     const char *host, *key, *tenant, *prefix, *pathway, *type, *json_out, *series_out, *hook;
     int port, sink_port, facilities, conns, max_conns, batch, max_inflight;
-    double rate, fixed_s, warmup_s, max_s, max_warmup_s, drain_s;
+    int audit_port, audit_interval_ms, max_audit_lag;
+    double rate, fixed_s, warmup_s, max_s, max_warmup_s, drain_s, audited_s;
 } opts_t;
 
 static void usage(void)
@@ -50,7 +55,10 @@ static void parse(opts_t *o, int argc, char **argv)
                   .max_s = 20,
                   .drain_s = 60,
                   .max_inflight = 20000,
-                  .max_warmup_s = 5};
+                  .max_warmup_s = 5,
+                  .audit_interval_ms = 100,
+                  .max_audit_lag = 20000,
+                  .audited_s = -1};
     for (int i = 2; i + 1 < argc; i += 2) {
         const char *k = argv[i], *v = argv[i + 1];
 #define S(name, field)                                                                             \
@@ -75,12 +83,15 @@ static void parse(opts_t *o, int argc, char **argv)
         I("--batch", batch) D("--rate", rate) D("--fixed-seconds", fixed_s);
         D("--warmup-seconds", warmup_s) D("--max-seconds", max_s) D("--drain-seconds", drain_s);
         D("--max-warmup-seconds", max_warmup_s) I("--max-inflight", max_inflight);
-        S("--hook", hook);
+        S("--hook", hook) I("--audit-port", audit_port) I("--max-audit-lag", max_audit_lag);
+        I("--audit-interval-ms", audit_interval_ms) D("--audited-seconds", audited_s);
         fprintf(stderr, "e2e: unknown option %s\n", k);
         usage();
     }
     if (!o->port || !o->key)
         usage();
+    if (o->audited_s < 0)
+        o->audited_s = o->audit_port ? o->max_s : 0;
 }
 
 static void logf_(const char *fmt, ...) BATON_PRINTF(1, 2);
@@ -242,6 +253,112 @@ static void hook(const opts_t *o, const char *what)
         logf_("hook '%s' failed", cmd);
 }
 
+static void hook2(const opts_t *o, const char *phase, const char *edge)
+{
+    char what[64];
+    snprintf(what, sizeof what, "%s-%s", phase, edge);
+    hook(o, what);
+}
+
+/* One closed-loop phase (max, audited) and its figures. */
+typedef struct {
+    const char *name;
+    e2e_load_result_t r;
+    double seconds; /* how long it sends */
+    size_t a, b, steady, missing;
+    double send_s, steady_s;
+    int64_t last;
+    long long max_audit_lag, audit_lag_max, audit_lag_end; /* -1: not watched */
+    double catch_up_s;                                     /* audited: the wait before it */
+} phase_t;
+
+static void closed_phase(const opts_t *o, e2e_t *e, FILE *ser, phase_t *p, size_t first,
+                         long long max_audit_lag)
+{
+    logf_("%s rate: NDJSON batches of %d over %d connections for %.0f s%s", p->name, o->batch,
+          o->max_conns, p->seconds,
+          max_audit_lag ? ", held while the audit's lag is above the bound" : "");
+    hook2(o, p->name, "start");
+    atomic_store(&e->audit_lag_max, atomic_load(&e->audit_lag));
+    e2e_load_cfg_t c = {.seconds = p->seconds,
+                        .conns = o->max_conns,
+                        .batch = o->batch,
+                        .max = true,
+                        .first_seq = first,
+                        .max_inflight = (size_t)o->max_inflight,
+                        .max_audit_lag = max_audit_lag};
+    e2e_load_run(e, &c, &p->r);
+    p->a = first;
+    p->b = atomic_load(&e->next);
+    if (p->b > e->cap)
+        p->b = e->cap;
+    atomic_store(&e->next, p->b);
+    p->max_audit_lag = max_audit_lag;
+    p->audit_lag_end = atomic_load(&e->audit_lag);
+    p->audit_lag_max = atomic_load(&e->audit_lag_max);
+    p->send_s = (double)(p->r.end_ns - p->r.start_ns) / 1e9;
+    logf_("%s rate: %zu sent, %zu accepted in %.1f s (%.0f/s accepted), audit lag %lld (max "
+          "%lld); draining",
+          p->name, p->r.sent, p->r.accepted, p->send_s, (double)p->r.accepted / p->send_s,
+          p->audit_lag_end, p->audit_lag_max);
+    /* steady state: webhooks from max_warmup_s after the start until sending stopped */
+    int64_t sa = p->r.start_ns + (int64_t)(o->max_warmup_s * 1e9), sb = p->r.end_ns;
+    for (size_t i = p->a; i < p->b; i++) {
+        int64_t d = atomic_load(&e->evs[i].delivered_ns);
+        if (d >= sa && d < sb)
+            p->steady++;
+    }
+    p->steady_s = (double)(sb - sa) / 1e9;
+    p->missing = drain(e, p->a, p->b, o->drain_s);
+    hook2(o, p->name, "end");
+    p->last = last_delivery(e, p->a, p->b);
+    if (ser)
+        series(ser, p->name, e, p->a, p->b, p->r.start_ns);
+}
+
+/* Wait until the audit's lag is at most below: the seconds it took, -1 when it is unknown or
+ * did not come down within limit_s. */
+static double audit_catch_up(e2e_t *e, long long below, double limit_s)
+{
+    int64_t t0 = baton_mono_ns(), end = t0 + (int64_t)(limit_s * 1e9);
+    logf_("audited: waiting for the audit to catch up (lag %lld)", atomic_load(&e->audit_lag));
+    for (;;) {
+        long long lag = atomic_load(&e->audit_lag);
+        if (lag >= 0 && lag <= below)
+            return (double)(baton_mono_ns() - t0) / 1e9;
+        if (baton_mono_ns() > end)
+            return -1;
+        struct timespec ts = {0, 100 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void phase_json(FILE *js, const opts_t *o, e2e_t *e, const phase_t *p)
+{
+    size_t delivered = 0, measured = 0;
+    for (size_t i = p->a; i < p->b; i++)
+        if (atomic_load(&e->evs[i].delivered_ns))
+            delivered++;
+    double del_s = p->last ? (double)(p->last - p->r.start_ns) / 1e9 : 0;
+    fprintf(js,
+            " \"%s\": {\"batch\": %d, \"connections\": %d, \"seconds\": %.0f, \"sent\": %zu, "
+            "\"accepted\": %zu, \"non_2xx_requests\": %zu, \"io_errors\": %zu, "
+            "\"send_seconds\": %.2f, \"accepted_per_s\": %.0f, \"delivered\": %zu, "
+            "\"undelivered\": %zu, \"delivery_seconds\": %.2f, \"delivered_per_s\": %.0f, "
+            "\"max_inflight\": %d, \"steady_from_s\": %.0f, \"steady_seconds\": %.2f, "
+            "\"steady_delivered\": %zu, \"steady_delivered_per_s\": %.0f, "
+            "\"max_audit_lag\": %lld, \"audit_lag_at_end\": %lld, \"audit_lag_max_seen\": %lld, ",
+            p->name, o->batch, o->max_conns, p->seconds, p->r.sent, p->r.accepted, p->r.non_2xx,
+            p->r.io_errors, p->send_s, (double)p->r.accepted / p->send_s, delivered, p->missing,
+            del_s, del_s > 0 ? (double)delivered / del_s : 0, o->max_inflight, o->max_warmup_s,
+            p->steady_s, p->steady, p->steady_s > 0 ? (double)p->steady / p->steady_s : 0,
+            p->max_audit_lag, p->audit_lag_end, p->audit_lag_max);
+    if (p->max_audit_lag)
+        fprintf(js, "\"audit_catch_up_seconds\": %.1f, ", p->catch_up_s);
+    lat_json(js, e, p->a, p->b, 0, &measured);
+    fprintf(js, "},\n");
+}
+
 static int run(const opts_t *o)
 {
     e2e_t e = {0};
@@ -254,7 +371,8 @@ static int run(const opts_t *o)
     e.type = o->type;
     e.facilities = o->facilities;
     size_t nfixed = (size_t)(o->rate * o->fixed_s);
-    size_t cap = 1 + nfixed + (size_t)(60000.0 * o->max_s) + (size_t)o->batch * 64;
+    size_t cap =
+        1 + nfixed + (size_t)(60000.0 * (o->max_s + o->audited_s)) + (size_t)o->batch * 64 * 2;
     e2e_init(&e, cap);
     e2e_sink_t *sink = e2e_sink_start(&e, o->sink_port);
     if (!sink)
@@ -301,42 +419,23 @@ static int run(const opts_t *o)
         series(ser, "fixed", &e, fa, fb, fr.start_ns);
     double fsend_s = (double)(fr.end_ns - fr.start_ns) / 1e9;
 
-    /* max rate */
-    size_t ma = fb;
-    logf_("max rate: NDJSON batches of %d over %d connections for %.0f s", o->batch, o->max_conns,
-          o->max_s);
-    hook(o, "max-start");
-    e2e_load_cfg_t mc = {.seconds = o->max_s,
-                         .conns = o->max_conns,
-                         .batch = o->batch,
-                         .max = true,
-                         .first_seq = ma,
-                         .max_inflight = (size_t)o->max_inflight};
-    e2e_load_result_t mr;
-    e2e_load_run(&e, &mc, &mr);
-    size_t mb = atomic_load(&e.next);
-    if (mb > e.cap)
-        mb = e.cap;
-    double msend_s = (double)(mr.end_ns - mr.start_ns) / 1e9;
-    logf_("max rate: %zu sent, %zu accepted in %.1f s (%.0f/s accepted); draining", mr.sent,
-          mr.accepted, msend_s, (double)mr.accepted / msend_s);
-    /* steady state: webhooks from max_warmup_s after the start until sending stopped */
-    int64_t sa = mr.start_ns + (int64_t)(o->max_warmup_s * 1e9), sb = mr.end_ns;
-    size_t steady = 0;
-    for (size_t i = ma; i < mb; i++) {
-        int64_t d = atomic_load(&e.evs[i].delivered_ns);
-        if (d >= sa && d < sb)
-            steady++;
+    /* max rate, then (with the audit watch) max rate the audit trail keeps up with */
+    e2e_audit_t *watch =
+        o->audit_port ? e2e_audit_start(&e, o->audit_port, o->audit_interval_ms) : NULL;
+    phase_t mx = {.name = "max", .seconds = o->max_s},
+            au = {.name = "audited", .seconds = o->audited_s};
+    closed_phase(o, &e, ser, &mx, fb, 0);
+    if (watch && o->audited_s > 0) {
+        au.catch_up_s = audit_catch_up(&e, o->max_audit_lag / 10, 180);
+        if (au.catch_up_s < 0)
+            logf_("audited: the audit's lag is unknown or did not come down in 180 s; skipped");
+        else
+            closed_phase(o, &e, ser, &au, atomic_load(&e.next), o->max_audit_lag);
     }
-    double steady_s = (double)(sb - sa) / 1e9;
-    size_t mmissing = drain(&e, ma, mb, o->drain_s);
-    hook(o, "max-end");
-    int64_t mlast = last_delivery(&e, ma, mb);
-    if (ser)
-        series(ser, "max", &e, ma, mb, mr.start_ns);
+    e2e_audit_stop(watch);
 
     /* summary */
-    size_t fdel = 0, mdel = 0;
+    size_t fdel = 0;
     fprintf(js,
             "{\n \"probe_ms\": %.2f,\n \"fixed\": {\"offered_per_s\": %.0f, \"seconds\": %.0f, "
             "\"warmup_seconds\": %.0f, \"connections\": %d, \"sent\": %zu, \"accepted\": %zu, "
@@ -346,25 +445,11 @@ static int run(const opts_t *o)
             fr.io_errors, (double)fr.sent / fsend_s, fr.late_sends_ms_max, fmissing);
     lat_json(js, &e, fa, fb, fr.start_ns + (int64_t)(o->warmup_s * 1e9), &fdel);
     fprintf(js, "},\n");
-    size_t mdelivered = 0;
-    for (size_t i = ma; i < mb; i++)
-        if (atomic_load(&e.evs[i].delivered_ns))
-            mdelivered++;
-    double mdel_s = mlast ? (double)(mlast - mr.start_ns) / 1e9 : 0;
+    phase_json(js, o, &e, &mx);
+    if (au.r.start_ns)
+        phase_json(js, o, &e, &au);
     fprintf(js,
-            " \"max\": {\"batch\": %d, \"connections\": %d, \"seconds\": %.0f, \"sent\": %zu, "
-            "\"accepted\": %zu, \"non_2xx_requests\": %zu, \"io_errors\": %zu, "
-            "\"send_seconds\": %.2f, \"accepted_per_s\": %.0f, \"delivered\": %zu, "
-            "\"undelivered\": %zu, \"delivery_seconds\": %.2f, \"delivered_per_s\": %.0f, "
-            "\"max_inflight\": %d, \"steady_from_s\": %.0f, \"steady_seconds\": %.2f, "
-            "\"steady_delivered\": %zu, \"steady_delivered_per_s\": %.0f, ",
-            o->batch, o->max_conns, o->max_s, mr.sent, mr.accepted, mr.non_2xx, mr.io_errors,
-            msend_s, (double)mr.accepted / msend_s, mdelivered, mmissing, mdel_s,
-            mdel_s > 0 ? (double)mdelivered / mdel_s : 0, o->max_inflight, o->max_warmup_s,
-            steady_s, steady, steady_s > 0 ? (double)steady / steady_s : 0);
-    lat_json(js, &e, ma, mb, 0, &mdel);
-    fprintf(js,
-            "},\n \"receiver\": {\"deliveries\": %llu, \"duplicates\": %llu, "
+            " \"receiver\": {\"deliveries\": %llu, \"duplicates\": %llu, "
             "\"unknown\": %llu, \"unparsable\": %llu}\n}\n",
             (unsigned long long)atomic_load(&e.deliveries),
             (unsigned long long)atomic_load(&e.duplicates),
@@ -376,7 +461,6 @@ static int run(const opts_t *o)
     e2e_sink_stop(sink);
     e2e_free(&e);
     (void)fdel;
-    (void)mdel;
     return 0;
 }
 

@@ -156,7 +156,7 @@ def main():
     run = load_json(os.path.join(work, "run.json"), {})
     base = load_json(os.path.join(work, "baseline.json"), {})
     base_after = load_json(os.path.join(work, "baseline-after.json"), {})
-    fixed, mx = run.get("fixed", {}), run.get("max", {})
+    fixed, mx, au = run.get("fixed", {}), run.get("max", {}), run.get("audited", {})
     eps = mx.get("steady_delivered_per_s")
     p99 = (fixed.get("send_to_webhook_ms") or {}).get("p99")
     bmps = base.get("msgs_per_s")
@@ -169,7 +169,9 @@ def main():
         "e2e.fixed_rate_per_s": fixed.get("offered_per_s"),
         "e2e.fixed_achieved_per_s": fixed.get("achieved_send_per_s"),
         "e2e.max_accepted_per_s": mx.get("accepted_per_s"),
-        "e2e.undelivered": (fixed.get("undelivered") or 0) + (mx.get("undelivered") or 0),
+        "e2e.max_audit_lag_at_end": mx.get("audit_lag_at_end"),
+        "e2e.audited_events_per_s": au.get("steady_delivered_per_s"),
+        "e2e.undelivered": sum((p.get("undelivered") or 0) for p in (fixed, mx, au)),
         "e2e.duplicates": (run.get("receiver") or {}).get("duplicates"),
         "e2e.baseline_msgs_per_s": bmps,
         "e2e.baseline_ratio": round(bmps / eps, 2) if bmps and eps else None,
@@ -192,6 +194,12 @@ def main():
             "e2e.events_per_s": "max phase: webhooks received per second in the steady window "
                                 "(NDJSON batches as fast as ingest answers, at most max_inflight "
                                 "events accepted and not yet delivered)",
+            "e2e.audited_events_per_s": "audited phase: as the max phase, once the audit has "
+                                        "caught up on its backlog, with sending also held while "
+                                        "baton-audit's consumer lag is above max_audit_lag "
+                                        "messages: the rate the audit trail keeps up with",
+            "e2e.max_audit_lag_at_end": "baton-audit's consumer lag (messages) when the max "
+                                        "phase stopped sending: how far the audit fell behind",
             "e2e.p99_ms": "fixed phase (open loop, single-event POSTs at fixed_rate_per_s): "
                           "webhook received minus the event's scheduled send time, warm-up excluded",
             "e2e.baseline_msgs_per_s": "raw librdkafka produce -> consume through the same broker "
@@ -204,6 +212,7 @@ def main():
         "breakdown": {
             "fixed": phase_breakdown(work, "fixed", fixed.get("accepted")),
             "max": phase_breakdown(work, "max", mx.get("accepted")),
+            "audited": phase_breakdown(work, "audited", au.get("accepted")),
         },
         "perf": perf,
         "timeline": timeline(work),

@@ -101,13 +101,15 @@ def plot(results_dir, png):
             if len(p) == 6:
                 rows.append((p[0], int(p[1]), int(p[2]), int(p[3]), float(p[4]), float(p[5])))
     fixed_len = max([r[1] for r in rows if r[0] == "fixed"], default=-1) + 1
+    max_len = max([r[1] for r in rows if r[0] == "max"], default=-1) + 1
+    offset = {"fixed": 0, "max": fixed_len + 2, "audited": fixed_len + max_len + 4}
     dat = os.path.join(results_dir, ".e2e-plot.dat")
     with open(dat, "w") as f:
-        for ph in ("fixed", "max"):
+        for ph in ("fixed", "max", "audited"):
             for r in rows:
                 if r[0] != ph:
                     continue
-                x = r[1] + (fixed_len + 2 if ph == "max" else 0)
+                x = r[1] + offset[ph]
                 lat50 = r[4] if r[3] else "NaN"
                 lat99 = r[5] if r[3] else "NaN"
                 f.write(f"{x} {r[2]} {r[3]} {lat50} {lat99}\n")
@@ -115,16 +117,18 @@ def plot(results_dir, png):
     gp = f"""
 set terminal pngcairo size 1100,800 font ",10"
 set output "{png}"
-set multiplot layout 2,1 title "Baton end-to-end (accept → webhook): fixed {fixed_len} s at the fixed rate, then max rate"
+set multiplot layout 2,1 title "Baton end-to-end (accept → webhook): fixed {fixed_len} s at the fixed rate, then max rate, then max rate held to the audit's pace"
 set grid
 set key top left
 set ylabel "latency (ms), log"
 set logscale y
-set xlabel "seconds since the fixed-rate phase began (max-rate phase after the gap)"
+set xlabel "seconds since the fixed-rate phase began (max-rate, then audited max-rate phase after the gaps)"
 plot "{dat}" index 0 using 1:4 with lines lw 2 title "fixed: p50 send→webhook", \\
      "{dat}" index 0 using 1:5 with lines lw 2 title "fixed: p99", \\
      "{dat}" index 1 using 1:4 with lines lw 2 title "max: p50", \\
      "{dat}" index 1 using 1:5 with lines lw 2 title "max: p99", \\
+     "{dat}" index 2 using 1:4 with lines lw 2 title "audited: p50", \\
+     "{dat}" index 2 using 1:5 with lines lw 2 title "audited: p99", \\
      50 with lines dt 2 lc rgb "red" title "p99 target 50 ms"
 unset logscale y
 set ylabel "events / s"
@@ -132,6 +136,8 @@ plot "{dat}" index 0 using 1:2 with steps lw 2 title "fixed: accepted by ingest"
      "{dat}" index 0 using 1:3 with steps lw 2 title "fixed: webhooks delivered", \\
      "{dat}" index 1 using 1:2 with steps lw 2 title "max: accepted by ingest", \\
      "{dat}" index 1 using 1:3 with steps lw 2 title "max: webhooks delivered", \\
+     "{dat}" index 2 using 1:2 with steps lw 2 title "audited: accepted by ingest", \\
+     "{dat}" index 2 using 1:3 with steps lw 2 title "audited: webhooks delivered", \\
      10000 with lines dt 2 lc rgb "red" title "target 10,000/s"
 unset multiplot
 """

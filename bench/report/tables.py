@@ -27,6 +27,9 @@ ROWS = [
     ("e2e.events_per_s", "e2e events/s sustained (accept → webhook)", "/s", "≥ 10,000/s",
      lambda v, f: v >= 10000, "e2e.baseline_msgs_per_s", "baseline / e2e ≤ 5",
      lambda v, f: ratio(f.get("e2e.baseline_msgs_per_s"), v), lambda r: r <= 5),
+    ("e2e.audited_events_per_s", "e2e events/s with the audit trail keeping up", "/s",
+     "— (10,000/s read strictly)", None, "e2e.baseline_msgs_per_s", "baseline / e2e",
+     lambda v, f: ratio(f.get("e2e.baseline_msgs_per_s"), v), None),
     ("e2e.p99_ms", "e2e p99 latency at 2,000 events/s", " ms", "≤ 50 ms",
      lambda v, f: v <= 50, "e2e.baseline_p99_ms", "e2e / one raw Kafka hop",
      lambda v, f: ratio(v, f.get("e2e.baseline_p99_ms")), None),
@@ -204,7 +207,7 @@ def e2e_where(d, series_rows=()):
     bd = det.get("breakdown") or {}
     run = det.get("run") or {}
     L = []
-    fx, mx = run.get("fixed") or {}, run.get("max") or {}
+    fx, mx, au = run.get("fixed") or {}, run.get("max") or {}, run.get("audited") or {}
     L.append("End-to-end phases (bench/e2e, one stack; all processes on this machine):\n")
     L.append(f"- fixed rate: {fmt(fx.get('offered_per_s'))}/s offered, "
              f"{fmt(fx.get('achieved_send_per_s'))}/s sent; send → webhook p50 "
@@ -219,10 +222,20 @@ def e2e_where(d, series_rows=()):
     L.append(f"- max rate: ingest accepted {fmt(mx.get('accepted_per_s'))}/s (capped at "
              f"{fmt(mx.get('max_inflight'))} events in flight), webhooks "
              f"{fmt(mx.get('steady_delivered_per_s'))}/s in the steady window; undelivered "
-             f"{fmt(mx.get('undelivered'))}.")
+             f"{fmt(mx.get('undelivered'))}; the audit does not hold it back and fell behind: "
+             f"its consumer lag was {fmt(mx.get('audit_lag_at_end'))} messages when sending "
+             f"stopped (largest seen {fmt(mx.get('audit_lag_max_seen'))}).")
+    if au:
+        L.append(f"- audited max rate (the same, once the audit had caught up, which took "
+                 f"{fmt(au.get('audit_catch_up_seconds'))} s; sending held while the audit's "
+                 f"lag was above {fmt(au.get('max_audit_lag'))} messages): ingest accepted "
+                 f"{fmt(au.get('accepted_per_s'))}/s, webhooks "
+                 f"{fmt(au.get('steady_delivered_per_s'))}/s in the steady window, the audit's "
+                 f"lag at most {fmt(au.get('audit_lag_max_seen'))}; undelivered "
+                 f"{fmt(au.get('undelivered'))}.")
     L.append("")
     L.append(broker_note(d, series_rows))
-    for ph in ("fixed", "max"):
+    for ph in ("fixed", "max", "audited"):
         b = bd.get(ph) or {}
         if not b.get("cpu_s"):
             continue
@@ -316,7 +329,8 @@ def markdown(latest, flat, details, status, mach, a, plot_err):
         cfg = (e2e.get("details") or {}).get("stack_config") or []
         L.append("e2e definitions: events/s = webhooks received per second in the steady part of "
                  "the max-rate phase (NDJSON batches of 100, back-pressured at a fixed number of "
-                 "events in flight); p99 = webhook received − the event's scheduled send time, "
+                 "events in flight; the audit is not waited for); audited events/s = the same "
+                 "with sending also held while the audit's consumer lag is above a bound; p99 = webhook received − the event's scheduled send time, "
                  "single-event POSTs at a fixed 2,000/s open loop, warm-up excluded; baseline = "
                  "raw librdkafka produce → consume (idempotent, acks=all, 300-byte messages) "
                  "through the same broker in the same run; the p99 baseline is one such hop at "
