@@ -179,6 +179,14 @@ def main():
         "e2e.baseline_after_run_p99_ms": (base_after.get("latency_ms") or {}).get("p99"),
         "e2e.baseline_after_run_msgs_per_s": base_after.get("msgs_per_s"),
     }
+    # offsets the audit never received over the whole run (deleted by the broker first): the
+    # counter at the last scrape (the audit started with the stack)
+    for ph in ("audited-end", "max-end", "fixed-end"):
+        f = os.path.join(work, "scrape", ph, "audit.prom")
+        if os.path.exists(f):
+            r["e2e.audit_offset_gaps"] = int(prom.counter_delta({}, prom.parse(read(f)),
+                                                                 "baton_audit_offset_gap_total"))
+            break
     stack_cfg = [l for l in read(os.path.join(work, "stack-config.txt")).splitlines() if l]
     perf = {}
     pdir = os.path.join(work, "perf")

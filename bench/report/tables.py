@@ -239,6 +239,10 @@ def e2e_where(d, series_rows=()):
                  f"{fmt(au.get('steady_delivered_per_s'))}/s in the steady window, the audit's "
                  f"lag at most {fmt(au.get('audit_lag_max_seen'))}; undelivered "
                  f"{fmt(au.get('undelivered'))}.")
+    if d.get("e2e.audit_offset_gaps"):
+        L.append(f"- **The audit skipped {fmt(d['e2e.audit_offset_gaps'])} messages** the broker "
+                 "had deleted before it read them (`baton_audit_offset_gap_total`): its figures "
+                 "cover only part of the rows.")
     L.append("")
     L.append(broker_note(d, series_rows))
     for ph in ("fixed", "max", "audited"):
