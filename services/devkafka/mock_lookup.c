@@ -24,6 +24,7 @@
  * While on, the first 4,096 lookups and every 1,024th after are also answered by the original
  * walk and compared: one difference logs an error and turns the index off for good. */
 #include "mock_lookup.h"
+#include "mock_layout.h"
 
 #include "baton/core.h"
 #include "baton/log.h"
@@ -47,7 +48,6 @@ struct mset_view {
 #define MPART_START_OFFSET 0x18 /* int64_t start_offset */
 #define MPART_END_OFFSET 0x20   /* int64_t end_offset */
 #define MPART_MSGSETS 0x40      /* TAILQ_HEAD msgsets: first @+0, last @+8 */
-#define LOOKUP_LIBRDKAFKA_VERSION 0x020002ff
 
 #define CHECK_FIRST 4096u
 #define CHECK_EVERY 1024u
@@ -184,7 +184,7 @@ static const void *indexed_find(const void *mpart, int64_t offset)
 const void *__wrap_rd_kafka_mock_msgset_find(const void *mpart, int64_t offset, int on_follower)
 {
     if (lk.state < 0) {
-        lk.state = sizeof(void *) == 8 && rd_kafka_version() == LOOKUP_LIBRDKAFKA_VERSION;
+        lk.state = devkafka_mock_layout_known();
         if (lk.state)
             LOG_INFO("mock broker offset lookup: indexed (librdkafka %s)", rd_kafka_version_str());
         else

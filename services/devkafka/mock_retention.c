@@ -19,6 +19,7 @@
  * reports exactly that version on an LP64 build and both fields still hold librdkafka's
  * defaults (5 MiB, 100,000) or the values set here. Anything else leaves the mock as it is and
  * logs so once. */
+#include "mock_layout.h"
 #include "mock_retention.h"
 
 #include "baton/core.h"
@@ -32,7 +33,6 @@
 #define MPART_MAX_CNT 0x68  /* size_t max_cnt */
 #define MOCK_DEFAULT_MAX_SIZE ((size_t)5 * 1024 * 1024)
 #define MOCK_DEFAULT_MAX_CNT ((size_t)100000)
-#define RETENTION_LIBRDKAFKA_VERSION 0x020002ff
 
 int __real_rd_kafka_mock_partition_log_append(void *mpart, const void *records,
                                               const void *transactional_id, int64_t *base_offset);
@@ -54,8 +54,7 @@ int __wrap_rd_kafka_mock_partition_log_append(void *mpart, const void *records,
                                               const void *transactional_id, int64_t *base_offset)
 {
     if (rt.state < 0) {
-        rt.state = rt.bytes > 0 && sizeof(void *) == 8 &&
-                   rd_kafka_version() == RETENTION_LIBRDKAFKA_VERSION;
+        rt.state = rt.bytes > 0 && devkafka_mock_layout_known();
         if (rt.state)
             LOG_INFO("mock broker retention: %zu bytes per partition", rt.bytes);
         else if (rt.bytes > 0)
