@@ -83,6 +83,10 @@ const baton_config_opt_t ingest_opts[] = {
      "Retry-After sent with 503 answers", &ingest_cfg.retry_after_ms},
     {"idem_ttl", "BATON_IDEMPOTENCY_TTL", BATON_CFG_DURATION, "1d", 60000, 90LL * 86400000,
      "how long an accepted id is remembered", &ingest_cfg.idem_ttl_ms},
+    {"action_recheck", "BATON_ACTION_RECHECK", BATON_CFG_DURATION, "300", 0, 10000,
+     "a staff action the router's state refuses (404/403/409) is checked again for up to this "
+     "long before the refusal is answered (0 = answer at once)",
+     &ingest_cfg.action_recheck_ms},
     {"shutdown_grace", "BATON_SHUTDOWN_GRACE", BATON_CFG_DURATION, "15s", 0, 600000,
      "on SIGTERM: time for in-flight requests and the producer flush",
      &ingest_cfg.shutdown_grace_ms},

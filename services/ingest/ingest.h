@@ -73,6 +73,7 @@ typedef struct {
     long long produce_timeout_ms;
     long long retry_after_ms;
     long long idem_ttl_ms;
+    long long action_recheck_ms;
     long long shutdown_grace_ms;
 } ingest_config_t;
 
@@ -179,6 +180,7 @@ typedef struct {
     baton_counter_t *hl7_acks[3]; /* AA, AE, AR */
     baton_metric_t *staff_fam;
     baton_metric_t *roster_fam;
+    baton_counter_t *actions_rechecked; /* refused at first, accepted on a re-check */
 } ingest_metrics_t;
 
 void ingest_metrics_init(ingest_metrics_t *m, baton_metrics_t *reg);

@@ -71,6 +71,11 @@ void ingest_metrics_init(ingest_metrics_t *m, baton_metrics_t *reg)
                               "Staff actions by action and answer status", "action", "code", NULL);
     m->roster_fam = baton_metrics_counter(reg, "baton_ingest_roster_writes_total",
                                           "Roster writes accepted, by kind", "kind", NULL);
+    m->actions_rechecked = baton_metrics_counter_child(baton_metrics_counter(
+        reg, "baton_ingest_staff_actions_rechecked_total",
+        "Staff actions the router's state in Redis refused at first and accepted on a re-check "
+        "(the state was written after the caller acted on the change)",
+        NULL));
 }
 
 void ingest_metrics_accepted(ingest_metrics_t *m, ingest_source_t src, const char *type, size_t n)

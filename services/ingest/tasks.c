@@ -5,12 +5,15 @@
  * baton_pathway_authorize: 404 for an unknown task or one of another tenant, 403 when the
  * caller is neither the owner, a holder of the task's role nor an override role, 409 for an
  * illegal transition. Then a staff.action envelope (StaffAction body) keyed by the instance's
- * correlation key is produced and 202 answered once Kafka acknowledged it. The router stays
- * the authority (action.rejected when a race made the action illegal meanwhile). */
+ * correlation key is produced and 202 answered once Kafka acknowledged it. A refusal is looked
+ * at again for up to BATON_ACTION_RECHECK before it is answered (recheck: the router's state
+ * may not include the change the caller is acting on yet). The router stays the authority
+ * (action.rejected when a race made the action illegal meanwhile). */
 #include "ingest.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct {
     ingest_t *app;
@@ -188,6 +191,61 @@ static bool id_ok(const char *s)
     return true;
 }
 
+/* The action against the router's state now: 0, BATON_ENOENT (no such task, or another
+ * tenant's: 404), BATON_EPERM (403), BATON_ECONFLICT (409) with *why, or BATON_EUNAVAIL. */
+static int prevalidate(ingest_t *app, const char *task_id, Baton__V1__Action action,
+                       const ingest_caller_t *who, const char *to, Baton__V1__InstanceState **st,
+                       const char **why)
+{
+    *why = "no such task";
+    int rc = id_ok(task_id) ? load_state(app, task_id, st) : BATON_ENOENT;
+    if (rc == 0 && strcmp((*st)->tenant, who->tenant) != 0)
+        rc = BATON_ENOENT; /* another tenant's task does not exist for this caller */
+    if (rc != 0)
+        return rc;
+    const baton_pathway_def_t *def =
+        app->pathways ? baton_pathway_get(app->pathways, (*st)->pathway, (*st)->pathway_version)
+                      : NULL;
+    rc = baton_pathway_authorize(*st, task_id, action, who->who.sub,
+                                 (const char *const *)who->who.roles, who->who.nroles, def, NULL,
+                                 why);
+    const Baton__V1__TaskState *t = rc == 0 ? baton_pathway_state_task(*st, task_id) : NULL;
+    if (rc == 0 && to && t && strcmp(t->owner, to) == 0) {
+        rc = BATON_ECONFLICT;
+        *why = "the task already belongs to that person";
+    }
+    return rc;
+}
+
+/* A refusal may be the router's state not written yet rather than the action's fault: the
+ * router writes it just after the outputs that tell staff about a task (the assignment's
+ * notification, a reassignment) are in Kafka, so a client acting on such a webhook within
+ * milliseconds, or acting twice in a row (ack, then complete), can read the state before
+ * the change it is acting on. Look again, at growing intervals, for up to
+ * BATON_ACTION_RECHECK; answer the refusal only if it stands. */
+static int recheck(ingest_t *app, const char *task_id, Baton__V1__Action action,
+                   const ingest_caller_t *who, const char *to, Baton__V1__InstanceState **st,
+                   const char **why, int rc)
+{
+    int64_t deadline = baton_mono_ns() + ingest_cfg.action_recheck_ms * 1000000LL;
+    int64_t step_ms = 5;
+    while (rc == BATON_ENOENT || rc == BATON_EPERM || rc == BATON_ECONFLICT) {
+        int64_t left_ms = (deadline - baton_mono_ns()) / 1000000;
+        if (left_ms <= 0)
+            break;
+        int64_t ms = step_ms < left_ms ? step_ms : left_ms;
+        struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        step_ms *= 2;
+        baton_pathway_state_free(*st);
+        *st = NULL;
+        rc = prevalidate(app, task_id, action, who, to, st, why);
+        if (rc == 0)
+            baton_counter_inc(app->m.actions_rechecked);
+    }
+    return rc;
+}
+
 static void act(baton_http_req_t *req, baton_http_resp_t *resp, void *ud)
 {
     task_route_t *rt = ud;
@@ -208,27 +266,14 @@ static void act(baton_http_req_t *req, baton_http_resp_t *resp, void *ud)
     }
     if (!read_body(req, resp, rt->action, &note, &to))
         goto out;
-    int rc = id_ok(task_id) ? load_state(app, task_id, &st) : BATON_ENOENT;
-    if (rc == 0 && strcmp(st->tenant, who.tenant) != 0)
-        rc = BATON_ENOENT; /* another tenant's task does not exist for this caller */
+    const char *why = "no such task";
+    int rc = prevalidate(app, task_id, rt->action, &who, to, &st, &why);
+    if (rc == BATON_ENOENT || rc == BATON_EPERM || rc == BATON_ECONFLICT)
+        rc = recheck(app, task_id, rt->action, &who, to, &st, &why, rc);
     if (rc == BATON_EUNAVAIL) {
         ingest_metrics_rejected(&app->m, INGEST_SRC_STAFF, INGEST_REJ_REDIS);
         ingest_reply_unavailable(app, resp, "Redis");
         goto out;
-    }
-    const char *why = "no such task";
-    if (rc == 0) {
-        const baton_pathway_def_t *def =
-            app->pathways ? baton_pathway_get(app->pathways, st->pathway, st->pathway_version)
-                          : NULL;
-        rc = baton_pathway_authorize(st, task_id, rt->action, who.who.sub,
-                                     (const char *const *)who.who.roles, who.who.nroles, def, NULL,
-                                     &why);
-        const Baton__V1__TaskState *t = rc == 0 ? baton_pathway_state_task(st, task_id) : NULL;
-        if (rc == 0 && to && t && strcmp(t->owner, to) == 0) {
-            rc = BATON_ECONFLICT;
-            why = "the task already belongs to that person";
-        }
     }
     if (rc) {
         int status = rc == BATON_ENOENT ? 404 : rc == BATON_EPERM ? 403 : 409;

@@ -9,8 +9,10 @@
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static Baton__V1__TaskState *task(const char *id, const char *stage, const char *status,
                                   const char *owner, const char *role)
@@ -225,6 +227,49 @@ TEST(ingest_tasks_403_404_409)
     ASSERT_EQ_INT(fx_reader_drain(rd, 500), 0);
     fx_reader_free(rd);
     free(nurse), free(other), free(pharm), free(rn), free(cm), free(lead);
+}
+
+/* The router writes its state just after the notification that prompts an action is out: an
+ * action that arrives before it is checked again (BATON_ACTION_RECHECK) and accepted once the
+ * state shows the task; a refusal that stands is answered after the re-checks. */
+static void *seed_later(void *arg)
+{
+    struct timespec ts = {0, 300 * 1000000L};
+    nanosleep(&ts, NULL);
+    seed_state(arg);
+    return NULL;
+}
+
+TEST(ingest_tasks_recheck_state_written_late)
+{
+    const char *extra[] = {"BATON_ACTION_RECHECK=2s", NULL};
+    fx_t f;
+    fx_start(&f, extra);
+    fx_reader_t *rd = fx_reader_new(&f);
+    char *pharm = fx_jwt_hs256(FX_JWT_SECRET, "p-pharm", "acme", "pharmacist", 600);
+    pthread_t seeder;
+    ASSERT_EQ_INT(pthread_create(&seeder, NULL, seed_later, &f), 0);
+    fx_resp_t r;
+    act(&f, "task-med", "ack", pharm, NULL, &r); /* before the state exists */
+    pthread_join(seeder, NULL);
+    if (r.status != 202)
+        TEST_FAIL("%ld %s", r.status, r.body);
+    fx_resp_free(&r);
+    char type[64];
+    Baton__V1__Envelope *e = fx_reader_next(rd, 10000, NULL, 0, type, sizeof type);
+    ASSERT_NOT_NULL(e);
+    ASSERT_EQ_STR(e->staff_action->task_id, "task-med");
+    ASSERT_EQ_STR(e->staff_action->instance_id, "inst-1");
+    baton_kafka_envelope_free(e);
+    ASSERT_EQ_INT((int)harness_metric(f.ops_port, "baton_ingest_staff_actions_rechecked_total"), 1);
+    /* a refusal that stands is still answered, as it was */
+    act(&f, "task-edu", "ack", pharm, NULL, &r);
+    fx_assert_problem(&r, 403, "forbidden", NULL);
+    fx_resp_free(&r);
+    ASSERT_EQ_INT((int)harness_metric(f.ops_port, "baton_ingest_staff_actions_rechecked_total"), 1);
+    ASSERT_EQ_INT(fx_reader_drain(rd, 500), 0);
+    fx_reader_free(rd);
+    free(pharm);
 }
 
 static void make_rsa(char **priv_path, char **pub_path)
