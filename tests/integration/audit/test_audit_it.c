@@ -274,7 +274,7 @@ static void setup_direct(harness_pg_t *pg)
     ASSERT_NOT_NULL(admin);
     int applied = 0;
     ASSERT_EQ_INT(baton_audit_migrate(admin, &applied), 0);
-    ASSERT_EQ_INT(applied, 4);
+    ASSERT_EQ_INT(applied, 5);
     baton_pg_free(admin);
     char *wdsn = it_role_dsn(pg, BATON_AUDIT_WRITER_ROLE);
     baton_pg_t *w = baton_pg_new(wdsn, err, sizeof err);
@@ -419,6 +419,29 @@ TEST(audit_it_roles_and_append_only)
     it_assert_scalar(pg.dsn, "SELECT count(*) FROM audit_log", "16");
     free(writer);
     free(reader);
+}
+
+/* Migration 5: the id columns compare bytewise whatever the database's locale, and the rows
+ * written before and after it are found through their indexes. */
+TEST(audit_it_ids_compare_bytewise)
+{
+    harness_pg_t pg;
+    setup_direct(&pg);
+    it_assert_scalar(pg.dsn,
+                     "SELECT count(*) FROM information_schema.columns"
+                     " WHERE table_name LIKE 'audit\\_%' AND column_name IN"
+                     " ('instance_id', 'task_id', 'tenant', 'notification_id')"
+                     " AND collation_name IS DISTINCT FROM 'C'",
+                     "0");
+    it_assert_scalar(pg.dsn,
+                     "SELECT count(*) FROM information_schema.columns"
+                     " WHERE table_name = 'audit_log_2026_11' AND column_name = 'instance_id'"
+                     " AND collation_name = 'C'",
+                     "1");
+    it_assert_scalar(pg.dsn,
+                     "SELECT count(*) FROM audit_tasks t JOIN audit_instances i"
+                     " ON t.instance_id = i.instance_id AND t.tenant = i.tenant",
+                     "4");
 }
 
 /* ---- two writers adding the same dedup key at once ---- */

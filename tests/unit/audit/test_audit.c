@@ -116,13 +116,15 @@ TEST(audit_migrations_are_versioned_in_order)
 {
     size_t n = 0;
     const baton_pg_migration_t *m = baton_audit_migrations(&n);
-    ASSERT_EQ_INT(n, 4);
+    ASSERT_EQ_INT(n, 5);
     for (size_t i = 0; i < n; i++)
         ASSERT_EQ_INT(m[i].version, (int)i + 1);
     ASSERT_CONTAINS(m[0].sql, "PARTITION BY RANGE (recorded_month)");
     ASSERT_CONTAINS(m[0].sql, "BEFORE UPDATE OR DELETE ON audit_log");
     ASSERT_CONTAINS(m[2].sql, "GRANT INSERT ON audit_log TO baton_audit_writer");
     ASSERT_CONTAINS(m[3].sql, "ALTER TABLE audit_notifications SET (fillfactor = 70)");
+    ASSERT_CONTAINS(m[4].sql,
+                    "ALTER TABLE audit_tasks ALTER COLUMN task_id TYPE text COLLATE \"C\"");
 }
 
 TEST_MAIN()
