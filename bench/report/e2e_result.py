@@ -7,6 +7,7 @@ the top of a `perf` profile when one was taken."""
 import datetime
 import json
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -58,6 +59,64 @@ def redis_commands(before, after, events):
     return {name: {"calls": round(c / events, 2), "us": round(u / events, 2)} for u, c, name in rows[:12]}
 
 
+def pg_statements_table(text):
+    """pg_stat_statements dump (bench/e2e/hook) → {queryid: [calls, rows, ms, wal_bytes, query]}."""
+    out = {}
+    for line in text.splitlines():
+        f = line.split("\t")
+        if len(f) < 6:
+            continue
+        try:
+            calls, rows, ms, wal = int(f[1]), int(f[2]), float(f[3]), int(f[4] or 0)
+        except ValueError:
+            continue
+        e = out.setdefault(f[0], [0, 0, 0.0, 0, f[5]])
+        e[0] += calls
+        e[1] += rows
+        e[2] += ms
+        e[3] += wal
+    return out
+
+
+def statement_name(q):
+    """A short name for a statement: its verb and table ("merge audit_tasks" for the
+    projections' WITH ... UPDATE ... INSERT)."""
+    m = re.search(r"\bUPDATE (\w+)", q)
+    if q.startswith("WITH") and m:
+        return "merge " + m.group(1)
+    for pat, verb in ((r"^COPY (\w+)", "COPY"), (r"^INSERT INTO (\w+)", "INSERT"),
+                      (r"^UPDATE (\w+)", "UPDATE"), (r"^SELECT .*? FROM (\w+)", "SELECT")):
+        m = re.search(pat, q)
+        if m:
+            return f"{verb} {m.group(1)}"
+    return q[:40]
+
+
+def pg_statements(before, after, events):
+    """Per event of the phase, by statement (most time first): calls, rows, ms of execution
+    (pg_stat_statements' total_exec_time: wall time inside the statement, waits for CPU
+    included), WAL bytes, and the share of all statements' time."""
+    a, b = pg_statements_table(before), pg_statements_table(after)
+    if not b or not events:
+        return {}
+    rows = []
+    for qid, (calls, nrows, ms, wal, q) in b.items():
+        c0, r0, m0, w0, _ = a.get(qid, [0, 0, 0.0, 0, q])
+        if calls > c0:
+            rows.append((ms - m0, calls - c0, nrows - r0, wal - w0, q))
+    total = sum(r[0] for r in rows) or 1
+    rows.sort(reverse=True)
+    out = {}
+    for ms, calls, nrows, wal, q in rows[:8]:
+        name = statement_name(q)
+        while name in out:
+            name += "'"
+        out[name] = {"calls": calls, "rows_per_event": round(nrows / events, 2),
+                     "us_per_event": round(ms * 1000 / events, 1),
+                     "wal_bytes_per_event": round(wal / events), "share": round(ms / total, 3)}
+    return out
+
+
 def phase_breakdown(work, phase, events):
     a, b = os.path.join(work, "scrape", phase + "-start"), os.path.join(work, "scrape", phase + "-end")
     out = {"histograms": {}, "cpu_s": {}, "cpu_us_per_event": {}, "counters": {}}
@@ -82,6 +141,10 @@ def phase_breakdown(work, phase, events):
                         read(os.path.join(b, "redis-commandstats.txt")), events)
     if rc:
         out["redis_commands_per_event"] = rc
+    ps = pg_statements(read(os.path.join(a, "pg-statements.tsv")),
+                       read(os.path.join(b, "pg-statements.tsv")), events)
+    if ps:
+        out["pg_statements_per_event"] = ps
     ca, cb = load_json(os.path.join(a, "cpu.json"), {}), load_json(os.path.join(b, "cpu.json"), {})
     wall = cb.get("_time", 0) - ca.get("_time", 0)
     out["wall_s"] = round(wall, 2)

@@ -271,6 +271,17 @@ def e2e_where(d, series_rows=()):
             L.append("|---|---|---|")
             for name, v in rc.items():
                 L.append(f"| {name} | {fmt(v['calls'])} | {fmt(v['us'])} |")
+        ps = b.get("pg_statements_per_event") or {}
+        if ps:
+            L.append(f"\n**PostgreSQL by statement, {ph} phase** (pg_stat_statements, difference "
+                     "over the phase, per event; time is execution wall time inside PostgreSQL, "
+                     "waits for a CPU included):\n")
+            L.append("| statement | calls | rows per event | µs per event | WAL bytes per event | share |")
+            L.append("|---|---|---|---|---|---|")
+            for name, v in ps.items():
+                L.append(f"| {name} | {fmt(v['calls'])} | {fmt(v['rows_per_event'])} | "
+                         f"{fmt(v['us_per_event'])} | {fmt(v['wal_bytes_per_event'])} | "
+                         f"{100 * v['share']:.0f}% |")
         hs = b.get("histograms") or {}
         if hs:
             L.append(f"\n**Per-service latency histograms, {ph} phase** (from each service's "
