@@ -207,6 +207,17 @@ def timeline_table(det):
     return "\n".join(L)
 
 
+def md_table(L, title, header, rows):
+    """A bold-titled markdown table appended to L (title: the text after the opening "**",
+    closing "**" included); nothing when there are no rows."""
+    if not rows:
+        return
+    L.append(f"\n**{title}\n")
+    L.append("| " + " | ".join(header) + " |")
+    L.append("|" + "---|" * len(header))
+    L.extend("| " + " | ".join(str(c) for c in r) + " |" for r in rows)
+
+
 def e2e_where(d, series_rows=()):
     """Where the time goes in the e2e run (from bench/e2e's breakdown)."""
     det = d.get("details") or {}
@@ -263,25 +274,20 @@ def e2e_where(d, series_rows=()):
         L.append(f"| **total** | {fmt(b.get('cpu_s_total'))} | "
                  f"{fmt(sum(b['cpu_us_per_event'].values()))} | |")
         rc = b.get("redis_commands_per_event") or {}
-        if rc:
-            L.append(f"\n**Redis by command, {ph} phase** (INFO commandstats, difference over the "
-                     "phase, per event; µs measured inside Redis — a script's or EXEC's time "
-                     "includes the commands it runs, which are also listed on their own):\n")
-            L.append("| command | calls per event | µs per event |")
-            L.append("|---|---|---|")
-            for name, v in rc.items():
-                L.append(f"| {name} | {fmt(v['calls'])} | {fmt(v['us'])} |")
+        md_table(L, f"Redis by command, {ph} phase** (INFO commandstats, difference over the "
+                 "phase, per event; µs measured inside Redis — a script's or EXEC's time "
+                 "includes the commands it runs, which are also listed on their own):",
+                 ["command", "calls per event", "µs per event"],
+                 [[name, fmt(v["calls"]), fmt(v["us"])] for name, v in rc.items()])
         ps = b.get("pg_statements_per_event") or {}
-        if ps:
-            L.append(f"\n**PostgreSQL by statement, {ph} phase** (pg_stat_statements, difference "
-                     "over the phase, per event; time is execution wall time inside PostgreSQL, "
-                     "waits for a CPU included):\n")
-            L.append("| statement | calls | rows per event | µs per event | WAL bytes per event | share |")
-            L.append("|---|---|---|---|---|---|")
-            for name, v in ps.items():
-                L.append(f"| {name} | {fmt(v['calls'])} | {fmt(v['rows_per_event'])} | "
-                         f"{fmt(v['us_per_event'])} | {fmt(v['wal_bytes_per_event'])} | "
-                         f"{100 * v['share']:.0f}% |")
+        md_table(L, f"PostgreSQL by statement, {ph} phase** (pg_stat_statements, difference "
+                 "over the phase, per event; time is execution wall time inside PostgreSQL, "
+                 "waits for a CPU included):",
+                 ["statement", "calls", "rows per event", "µs per event", "WAL bytes per event",
+                  "share"],
+                 [[name, fmt(v["calls"]), fmt(v["rows_per_event"]), fmt(v["us_per_event"]),
+                   fmt(v["wal_bytes_per_event"]), f"{100 * v['share']:.0f}%"]
+                  for name, v in ps.items()])
         hs = b.get("histograms") or {}
         if hs:
             L.append(f"\n**Per-service latency histograms, {ph} phase** (from each service's "
