@@ -113,5 +113,35 @@ case_rejects_bad_usage() {
   grep -q "paused, not killed" <<<"$out" || fail "kill kafka message: $out"
 }
 
+# Two stacks brought up at the same moment (as the fault tests do) get disjoint ports, below
+# the kernel's ephemeral range, reserved in the registry under their own DIR; `up` on a stopped
+# stack's DIR says so at once.
+case_concurrent_stacks_own_ports() {
+  local dir2="$TMP/stack2" reg="$TMP/ports" lo p n
+  export BATON_STACK_PORTS_DIR="$reg" BATON_STACK_SERVICES=ingest
+  "$STACK" up "$DIR" >"$TMP/up1.log" 2>&1 &
+  local pid1=$!
+  "$STACK" up "$dir2" >"$TMP/up2.log" 2>&1 || { cat "$TMP/up2.log" >&2; fail "second stack up"; }
+  wait "$pid1" || { cat "$TMP/up1.log" >&2; fail "first stack up"; }
+  lo=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range)
+  n=0
+  for p in $(cut -d= -f2 "$DIR/ports.env" "$dir2/ports.env" | grep -E '^[0-9]+$'); do
+    n=$((n + 1))
+    [ "$p" -lt "$lo" ] || fail "port $p is in the ephemeral range (from $lo)"
+  done
+  expect_eq "$n" 18 "ports in the two ports.env"
+  expect_eq "$(cut -d= -f2 "$DIR/ports.env" "$dir2/ports.env" | grep -E '^[0-9]+$' | sort -u | wc -l)" 18 \
+    "distinct ports of the two stacks"
+  for p in $(cut -d= -f2 "$dir2/ports.env" | grep -E '^[0-9]+$'); do
+    expect_eq "$(cat "$reg/$p")" "$dir2" "owner of port $p"
+  done
+  "$STACK" down "$dir2" >/dev/null 2>&1
+  local out rc=0
+  out=$("$STACK" up "$dir2" 2>&1) || rc=$?
+  expect_eq "$rc" 1 "exit status of up on a stopped stack's DIR"
+  grep -q "holds a stopped stack" <<<"$out" || fail "message: $out"
+  rm -rf "$dir2"
+}
+
 "case_$1"
 echo "1 passed, 0 failed"
