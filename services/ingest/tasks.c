@@ -268,7 +268,7 @@ static void act(baton_http_req_t *req, baton_http_resp_t *resp, void *ud)
         goto out;
     const char *why = "no such task";
     int rc = prevalidate(app, task_id, rt->action, &who, to, &st, &why);
-    if (rc == BATON_ENOENT || rc == BATON_EPERM || rc == BATON_ECONFLICT)
+    if ((rc == BATON_ENOENT || rc == BATON_EPERM || rc == BATON_ECONFLICT) && id_ok(task_id))
         rc = recheck(app, task_id, rt->action, &who, to, &st, &why, rc);
     if (rc == BATON_EUNAVAIL) {
         ingest_metrics_rejected(&app->m, INGEST_SRC_STAFF, INGEST_REJ_REDIS);
