@@ -59,7 +59,10 @@ extern "C" {
 const char *harness_tmpdir(void);
 /* "<tmpdir>/<rel>" in a fresh string (caller frees). */
 char *harness_path(const char *rel);
-/* A currently free TCP port on 127.0.0.1 (bind port 0, read it, close). -1 on failure. */
+/* A currently free TCP port on 127.0.0.1, below the kernel's ephemeral range and reserved for
+ * this process's tmp dir in scripts/stack's registry (BATON_STACK_PORTS_DIR), so concurrent
+ * tests and stacks never share one and a restarted server finds its port free. -1 on
+ * failure. */
 int harness_free_port(void);
 /* Path of a Baton binary: $BATON_BIN_DIR/<name>, else the build's bin dir. Caller frees. */
 char *harness_bin_path(const char *name);

@@ -3,18 +3,35 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
-int harness_free_port(void)
+/* The kernel's lowest ephemeral port (ports below it never go to an outgoing connection). */
+static int ephemeral_low(void)
 {
-    harness__init();
+    int lo = 32768;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (f) {
+        if (fscanf(f, "%d", &lo) != 1)
+            lo = 32768;
+        fclose(f);
+    }
+    return lo;
+}
+
+static int bind_port(int port)
+{
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
@@ -22,14 +39,77 @@ int harness_free_port(void)
     memset(&a, 0, sizeof(a));
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = 0;
+    a.sin_port = htons((uint16_t)port);
     socklen_t len = sizeof(a);
-    int port = -1;
+    int got = -1;
     if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
         getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
+        got = ntohs(a.sin_port);
     close(fd);
-    return port;
+    return got;
+}
+
+/* Is port reserved by an owner that still exists? A reservation whose owner is gone is
+ * dropped. */
+static bool reserved(const char *reg, int port)
+{
+    char path[PATH_MAX], owner[PATH_MAX] = "";
+    snprintf(path, sizeof(path), "%s/%d", reg, port);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    bool ok = fgets(owner, sizeof(owner), f) != NULL;
+    fclose(f);
+    owner[strcspn(owner, "\n")] = '\0';
+    struct stat st;
+    if (ok && owner[0] && stat(owner, &st) == 0 && S_ISDIR(st.st_mode))
+        return true;
+    unlink(path);
+    return false;
+}
+
+/* Like scripts/stack's ports: below the ephemeral range, so a server restarted on its port
+ * (harness_redis_restart, harness_pg_restart) does not find it taken by some outgoing
+ * connection meanwhile, and reserved in the same registry (BATON_STACK_PORTS_DIR, default
+ * /tmp/baton-stack-ports: one file per port naming the owner directory, here this process's
+ * tmp dir), so tests and stacks running at the same time never pick the same port. Falls back
+ * to the kernel's choice when the registry cannot be used. */
+int harness_free_port(void)
+{
+    harness__init();
+    const char *reg = getenv("BATON_STACK_PORTS_DIR");
+    if (!reg || !*reg)
+        reg = "/tmp/baton-stack-ports";
+    const char *owner = harness_tmpdir();
+    int lo = 20000, hi = ephemeral_low() - 1;
+    mkdir(reg, 01777);
+    chmod(reg, 01777);
+    char lockpath[PATH_MAX];
+    snprintf(lockpath, sizeof(lockpath), "%s/.lock", reg);
+    int lock = open(lockpath, O_CREAT | O_RDWR | O_CLOEXEC, 0666);
+    int port = -1;
+    if (lock >= 0 && hi - lo > 1000 && flock(lock, LOCK_EX) == 0) {
+        static unsigned seed;
+        if (!seed)
+            seed = (unsigned)getpid() ^ (unsigned)time(NULL);
+        for (int i = 0; i < 4000 && port < 0; i++) {
+            int p = lo + (int)(rand_r(&seed) % (unsigned)(hi - lo + 1));
+            if (reserved(reg, p) || bind_port(p) != p)
+                continue;
+            char path[PATH_MAX];
+            snprintf(path, sizeof(path), "%s/%d", reg, p);
+            FILE *f = fopen(path, "w");
+            if (f) {
+                fprintf(f, "%s\n", owner);
+                fclose(f);
+                port = p;
+            }
+        }
+        flock(lock, LOCK_UN);
+    }
+    if (lock >= 0)
+        close(lock);
+    return port > 0 ? port : bind_port(0);
 }
 
 int harness__connect(int port, int timeout_ms)

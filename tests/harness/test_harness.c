@@ -204,6 +204,22 @@ TEST(harness_ports_and_files)
     int port = harness_free_port();
     ASSERT_TRUE(port > 1024 && port < 65536);
     ASSERT_EQ_INT(harness_wait_port(port, 100), BATON_ETIMEDOUT);
+    /* below the ephemeral range, reserved for this process's tmp dir, never given twice */
+    int lo = 0;
+    FILE *f0 = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    ASSERT_NOT_NULL(f0);
+    ASSERT_EQ_INT(fscanf(f0, "%d", &lo), 1);
+    fclose(f0);
+    ASSERT_TRUE(port < lo);
+    const char *reg = getenv("BATON_STACK_PORTS_DIR");
+    char *rpath = baton_xasprintf("%s/%d", reg && *reg ? reg : "/tmp/baton-stack-ports", port);
+    char *owner = harness_read_file(rpath);
+    ASSERT_NOT_NULL(owner);
+    ASSERT_EQ_INT(strncmp(owner, harness_tmpdir(), strlen(harness_tmpdir())), 0);
+    free(owner);
+    free(rpath);
+    for (int i = 0; i < 50; i++)
+        ASSERT_TRUE(harness_free_port() != port);
     char *f = harness_path("later");
     ASSERT_EQ_INT(harness_wait_file(f, 50), BATON_ETIMEDOUT);
     free(f);
